@@ -1,0 +1,107 @@
+# SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+# sluice build: BPF objects and skeletons, the userspace library, tools, tests.
+
+.DELETE_ON_ERROR:
+.SUFFIXES:
+
+BUILD    ?= build
+CLANG    ?= clang
+BPFTOOL  ?= bpftool
+CC       ?= gcc
+
+ifeq ($(V),1)
+Q :=
+msg :=
+else
+Q := @
+msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
+endif
+
+MULTIARCH := $(shell $(CC) -print-multiarch 2>/dev/null)
+PKGS      := libbpf libmnl libconfig json-c
+
+BPF_CFLAGS := -g -O2 -target bpf -Wall -Werror -Iinclude -Ibpf \
+	      -idirafter /usr/include/$(MULTIARCH) $(EXTRA_BPF_CFLAGS)
+CFLAGS     ?= -O2 -g
+CFLAGS     += -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers \
+	      -Iinclude -Iuserspace -I$(BUILD) $(EXTRA_CFLAGS)
+LDLIBS     := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lelf -lz
+
+BPF_SRCS  := $(wildcard bpf/*.bpf.c)
+BPF_OBJS  := $(patsubst bpf/%.bpf.c,$(BUILD)/%.bpf.o,$(BPF_SRCS))
+SKELS     := $(patsubst bpf/%.bpf.c,$(BUILD)/%.skel.h,$(BPF_SRCS))
+HDRS      := $(wildcard include/*.h bpf/*.h userspace/*.h)
+
+MAINS     := userspace/sluiced.c userspace/sluicectl.c
+LIB_SRCS  := $(filter-out $(MAINS),$(wildcard userspace/*.c))
+LIB_OBJS  := $(patsubst userspace/%.c,$(BUILD)/obj/%.o,$(LIB_SRCS))
+LIB       := $(BUILD)/libsluice.a
+PROGS     := $(patsubst userspace/%.c,$(BUILD)/%,$(wildcard $(MAINS)))
+
+UNIT_SRCS := $(wildcard tests/unit/*.c)
+PKT_SRCS  := $(wildcard tests/bpf/*.c)
+TEST_BINS := $(if $(UNIT_SRCS),$(BUILD)/tests/unit_tests) \
+	     $(if $(PKT_SRCS),$(BUILD)/tests/bpf_tests)
+
+.PHONY: all compile deps test bench demo clean help install
+
+all: deps
+	$(Q)$(MAKE) --no-print-directory compile
+
+help:
+	@echo 'make            install missing packages, build everything into $(BUILD)/'
+	@echo 'make deps       install the Debian packages the build and tests need'
+	@echo 'make test       build and run every test (unit, packet, integration)'
+	@echo 'make demo       run the network-namespace demo (arrives with the lab)'
+	@echo 'make bench      run benchmarks (arrives with the benchmark work)'
+	@echo 'make clean      remove $(BUILD)/'
+	@echo 'V=1             show full commands'
+
+deps:
+	$(Q)sh tools/deps.sh
+
+compile: $(BPF_OBJS) $(SKELS) $(LIB) $(PROGS) $(TEST_BINS)
+
+$(BUILD)/%.bpf.o: bpf/%.bpf.c $(HDRS) | $(BUILD)
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(BUILD)/%.skel.h: $(BUILD)/%.bpf.o
+	$(call msg,SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< name $(subst -,_,$*) > $@
+
+$(BUILD)/obj/%.o: userspace/%.c $(HDRS) $(SKELS) | $(BUILD)
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) -c $< -o $@
+
+$(LIB): $(LIB_OBJS)
+	$(call msg,AR,$@)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/%: userspace/%.c $(LIB) $(HDRS)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(CFLAGS) $< $(LIB) $(LDLIBS) -o $@
+
+$(BUILD)/tests/unit_tests: $(UNIT_SRCS) $(LIB) $(HDRS) $(wildcard tests/unit/*.h)
+	$(call msg,LINK,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) -Itests $(UNIT_SRCS) $(LIB) $(LDLIBS) -lcriterion -lm -o $@
+
+$(BUILD)/tests/bpf_tests: $(PKT_SRCS) $(LIB) $(HDRS) $(wildcard tests/bpf/*.h)
+	$(call msg,LINK,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) -Itests $(PKT_SRCS) $(LIB) $(LDLIBS) -lcriterion -o $@
+
+$(BUILD):
+	$(Q)mkdir -p $@
+
+test: deps
+	$(Q)$(MAKE) --no-print-directory compile
+	$(Q)sh tests/run.sh $(BUILD)
+
+bench demo:
+	@echo "make $@: not implemented yet (see the open issues)" >&2; exit 1
+
+clean:
+	$(Q)rm -rf $(BUILD)

@@ -1,0 +1,159 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/* Header parsing: Ethernet, one VLAN tag, IPv4/IPv6, TCP/UDP ports. */
+#ifndef SLUICE_BPF_PARSE_H
+#define SLUICE_BPF_PARSE_H
+
+#include <stdbool.h>
+#include <linux/bpf.h>
+#include <linux/if_ether.h>
+#include <linux/ip.h>
+#include <linux/ipv6.h>
+#include <linux/in.h>
+#include <linux/tcp.h>
+#include <linux/udp.h>
+#include <bpf/bpf_endian.h>
+#include "sluice_abi.h"
+
+/* Returned by helpers that want the caller to carry on (verdicts are >= 0). */
+#define SL_CONTINUE (-1)
+
+#define SL_IP_MF	0x2000
+#define SL_IP_OFFSET	0x1fff
+#define SL_IP_DF	0x4000
+#define SL_NEXTHDR_FRAG 44
+
+/* 802.1Q / 802.1ad tag as it follows the Ethernet addresses. */
+struct sl_vlan_hdr {
+	__be16 tci;		/* priority, DEI, VLAN id */
+	__be16 proto;		/* encapsulated EtherType */
+};
+
+/* What the parser learned about one packet. */
+struct sl_pkt {
+	struct sl_flow_key key;	/* 5-tuple, also the flow-table key */
+	__u32 l2_len;		/* Ethernet header plus VLAN tag, if any */
+	__u32 l3_len;		/* IP packet length from its header */
+	__u32 l3_proto;		/* bpf_htons(ETH_P_IP) or bpf_htons(ETH_P_IPV6) */
+	__u8 tos;		/* IPv4 TOS or IPv6 traffic class */
+	__u8 is_frag;		/* IPv4 or IPv6 fragment */
+};
+
+/* Parse Ethernet and one optional VLAN tag; returns SL_CONTINUE or a reason. */
+static __always_inline int parse_l2(struct sl_pkt *p, void *data, void *data_end)
+{
+	struct ethhdr *eth = data;
+	struct sl_vlan_hdr *vlan;
+	__be16 proto;
+
+	if ((void *)(eth + 1) > data_end)
+		return SL_PASS_SHORT_L2;
+	proto = eth->h_proto;
+	p->l2_len = sizeof(*eth);
+	if (proto == bpf_htons(ETH_P_8021Q) || proto == bpf_htons(ETH_P_8021AD)) {
+		vlan = (void *)(eth + 1);
+		if ((void *)(vlan + 1) > data_end)
+			return SL_PASS_SHORT_L2;
+		proto = vlan->proto;
+		p->l2_len += sizeof(*vlan);
+	}
+	if (proto != bpf_htons(ETH_P_IP) && proto != bpf_htons(ETH_P_IPV6))
+		return SL_PASS_NOT_IP;
+	p->l3_proto = proto;
+	return SL_CONTINUE;
+}
+
+/*
+ * Parse an IPv4 header at @l3. Options are allowed (the L4 header starts at
+ * IHL*4). Returns SL_CONTINUE with *l4 set, or a reason.
+ */
+static __always_inline int parse_ipv4(struct sl_pkt *p, void *l3, void *data_end,
+				      void **l4)
+{
+	struct iphdr *iph = l3;
+	__u32 ihl, tot;
+
+	if ((void *)(iph + 1) > data_end)
+		return SL_DROP_BAD_IP;
+	if (iph->version != 4 || iph->ihl < 5)
+		return SL_DROP_BAD_IP;
+	ihl = iph->ihl * 4;
+	tot = bpf_ntohs(iph->tot_len);
+	if (tot < ihl || l3 + tot > data_end)
+		return SL_DROP_BAD_IP;
+
+	p->l3_len = tot;
+	p->tos = iph->tos;
+	p->key.family = SL_FAMILY_V4;
+	p->key.proto = iph->protocol;
+	p->key.src[0] = iph->saddr;
+	p->key.dst[0] = iph->daddr;
+	p->is_frag = (iph->frag_off & bpf_htons(SL_IP_MF | SL_IP_OFFSET)) != 0;
+	*l4 = l3 + ihl;
+	return SL_CONTINUE;
+}
+
+/* Parse a fixed IPv6 header at @l3; returns SL_CONTINUE with *l4 set, or a reason. */
+static __always_inline int parse_ipv6(struct sl_pkt *p, void *l3, void *data_end,
+				      void **l4)
+{
+	struct ipv6hdr *ip6 = l3;
+	__u32 tot;
+
+	if ((void *)(ip6 + 1) > data_end)
+		return SL_DROP_BAD_IP;
+	if (ip6->version != 6)
+		return SL_DROP_BAD_IP;
+	tot = sizeof(*ip6) + bpf_ntohs(ip6->payload_len);
+	if (l3 + tot > data_end)
+		return SL_DROP_BAD_IP;
+
+	p->l3_len = tot;
+	p->tos = (ip6->priority << 4) | (ip6->flow_lbl[0] >> 4);
+	p->key.family = SL_FAMILY_V6;
+	p->key.proto = ip6->nexthdr;
+	__builtin_memcpy(p->key.src, &ip6->saddr, sizeof(p->key.src));
+	__builtin_memcpy(p->key.dst, &ip6->daddr, sizeof(p->key.dst));
+	p->is_frag = ip6->nexthdr == SL_NEXTHDR_FRAG;
+	*l4 = l3 + sizeof(*ip6);
+	return SL_CONTINUE;
+}
+
+/* Returns true for the IPv6 extension headers that may precede TCP/UDP. */
+static __always_inline bool is_ipv6_ext(__u8 nexthdr)
+{
+	return nexthdr == 0 || nexthdr == 43 || nexthdr == 60 || nexthdr == 51 ||
+	       nexthdr == 135 || nexthdr == 139 || nexthdr == 140;
+}
+
+/*
+ * Read the ports of a TCP or UDP header at @l4, which must lie inside the IP
+ * packet that ends at @l3_end. Returns SL_CONTINUE or SL_DROP_BAD_L4.
+ */
+static __always_inline int parse_l4(struct sl_pkt *p, void *l4, void *l3_end,
+				    void *data_end)
+{
+	if (p->key.proto == IPPROTO_TCP) {
+		struct tcphdr *th = l4;
+
+		if ((void *)(th + 1) > data_end || (void *)(th + 1) > l3_end)
+			return SL_DROP_BAD_L4;
+		if (th->doff < 5)
+			return SL_DROP_BAD_L4;
+		p->key.sport = th->source;
+		p->key.dport = th->dest;
+	} else {
+		struct udphdr *uh = l4;
+		__u32 len;
+
+		if ((void *)(uh + 1) > data_end || (void *)(uh + 1) > l3_end)
+			return SL_DROP_BAD_L4;
+		len = bpf_ntohs(uh->len);
+		if (len < sizeof(*uh) || l4 + len > l3_end)
+			return SL_DROP_BAD_L4;
+		p->key.sport = uh->source;
+		p->key.dport = uh->dest;
+	}
+	return SL_CONTINUE;
+}
+
+#endif /* SLUICE_BPF_PARSE_H */

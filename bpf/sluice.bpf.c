@@ -1,0 +1,60 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/* The balancer: packets for a VIP are encapsulated toward a Maglev-chosen backend. */
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+#include "sluice_abi.h"
+#include "maps.h"
+#include "stats.h"
+#include "parse.h"
+#include "lookup.h"
+#include "encap.h"
+
+/* Parse, find the VIP, pick a backend, encapsulate, count, send. */
+SEC("xdp")
+int sluice_xdp(struct xdp_md *ctx)
+{
+	void *data = (void *)(long)ctx->data;
+	void *data_end = (void *)(long)ctx->data_end;
+	__u64 bytes = data_end - data;
+	struct sl_pkt p = {};
+	struct sl_vip_meta *vip;
+	struct sl_backend *be;
+	__u32 be_id;
+	bool is_new;
+	void *l4;
+	int rc;
+
+	rc = parse_l2(&p, data, data_end);
+	if (rc >= 0)
+		return verdict(rc);
+	if (p.l3_proto == bpf_htons(ETH_P_IP))
+		rc = parse_ipv4(&p, data + p.l2_len, data_end, &l4);
+	else
+		rc = parse_ipv6(&p, data + p.l2_len, data_end, &l4);
+	if (rc >= 0)
+		return verdict(rc);
+
+	if (p.is_frag)
+		return verdict(is_vip_address(&p) ? SL_DROP_FRAGMENT : SL_PASS_FRAGMENT);
+	if (p.key.proto != IPPROTO_TCP && p.key.proto != IPPROTO_UDP)
+		return verdict(p.key.family == SL_FAMILY_V6 && is_ipv6_ext(p.key.proto) ?
+			       SL_PASS_IPV6_EXT : SL_PASS_NOT_L4);
+	rc = parse_l4(&p, l4, data + p.l2_len + p.l3_len, data_end);
+	if (rc >= 0)
+		return verdict(rc);
+
+	vip = vip_lookup(&p);
+	if (!vip)
+		return verdict(SL_PASS_NOT_VIP);
+
+	rc = backend_pick(&p, vip, &be_id, &be, &is_new);
+	if (rc >= 0)
+		return verdict(rc);
+
+	rc = encap(ctx, &p, vip, be);
+	if (rc == SL_TX_ENCAP)
+		count_forward(vip->id, be_id, bytes, is_new);
+	return verdict(rc);
+}
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";

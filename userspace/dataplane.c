@@ -1,0 +1,437 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/* Loads the balancer program and keeps its maps; the daemon and tests share it. */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "dataplane.h"
+#include "maglev.h"
+#include "sluice.skel.h"
+
+struct dp {
+	struct sluice *skel;	/* loaded program and maps */
+	int ncpus;		/* possible CPUs, for per-CPU values */
+};
+
+static const char *const reason_names[SL_REASON_MAX] = {
+	[SL_PASS_NOT_IP] = "pass_not_ip",
+	[SL_PASS_NOT_VIP] = "pass_not_vip",
+	[SL_PASS_NOT_L4] = "pass_not_l4",
+	[SL_PASS_FRAGMENT] = "pass_fragment",
+	[SL_PASS_IPV6_EXT] = "pass_ipv6_ext",
+	[SL_PASS_SHORT_L2] = "pass_short_l2",
+	[SL_DROP_BAD_IP] = "drop_bad_ip",
+	[SL_DROP_BAD_L4] = "drop_bad_l4",
+	[SL_DROP_FRAGMENT] = "drop_fragment",
+	[SL_DROP_NO_RING] = "drop_no_ring",
+	[SL_DROP_NO_BACKEND] = "drop_no_backend",
+	[SL_DROP_FAMILY] = "drop_family",
+	[SL_DROP_TOO_BIG] = "drop_too_big",
+	[SL_DROP_NO_NEXTHOP] = "drop_no_nexthop",
+	[SL_DROP_ADJUST] = "drop_adjust",
+	[SL_TX_ENCAP] = "tx_encap",
+};
+
+const char *dp_reason_name(__u32 reason)
+{
+	if (reason >= SL_REASON_MAX || !reason_names[reason])
+		return "unknown";
+	return reason_names[reason];
+}
+
+/* Point every map of @skel at a pin under @dir, so load reuses or creates it. */
+static int pin_maps(struct sluice *skel, const char *dir)
+{
+	struct bpf_map *map;
+	char path[PATH_MAX];
+	int err;
+
+	bpf_object__for_each_map(map, skel->obj) {
+		if (bpf_map__is_internal(map))
+			continue;
+		if (snprintf(path, sizeof(path), "%s/%s", dir, bpf_map__name(map)) >=
+		    (int)sizeof(path))
+			return -ENAMETOOLONG;
+		err = bpf_map__set_pin_path(map, path);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+struct dp *dp_open(const struct dp_opts *opts)
+{
+	struct dp *dp;
+	int err;
+
+	dp = calloc(1, sizeof(*dp));
+	if (!dp)
+		return NULL;
+	dp->ncpus = libbpf_num_possible_cpus();
+	if (dp->ncpus <= 0) {
+		err = dp->ncpus ? dp->ncpus : -EINVAL;
+		goto out_free;
+	}
+	dp->skel = sluice__open();
+	if (!dp->skel) {
+		err = -errno;
+		goto out_free;
+	}
+	dp->skel->rodata->sl_hash_seed = opts->hash_seed;
+	dp->skel->rodata->sl_mtu = opts->mtu ? opts->mtu : 1500;
+	err = bpf_map__set_max_entries(dp->skel->maps.sluice_flows,
+				       opts->flow_entries ? opts->flow_entries :
+							    SLUICE_MAX_FLOWS);
+	if (err)
+		goto out_destroy;
+	if (opts->pin_dir) {
+		err = pin_maps(dp->skel, opts->pin_dir);
+		if (err)
+			goto out_destroy;
+	}
+	err = sluice__load(dp->skel);
+	if (err)
+		goto out_destroy;
+	return dp;
+
+out_destroy:
+	sluice__destroy(dp->skel);
+out_free:
+	free(dp);
+	errno = err < 0 ? -err : EINVAL;
+	return NULL;
+}
+
+void dp_close(struct dp *dp)
+{
+	if (!dp)
+		return;
+	sluice__destroy(dp->skel);
+	free(dp);
+}
+
+int dp_prog_fd(const struct dp *dp)
+{
+	return bpf_program__fd(dp->skel->progs.sluice_xdp);
+}
+
+int dp_map_fd(const struct dp *dp, const char *name)
+{
+	struct bpf_map *map;
+
+	map = bpf_object__find_map_by_name(dp->skel->obj, name);
+	return map ? bpf_map__fd(map) : -ENOENT;
+}
+
+/* Returns 0 or -errno from a libbpf low-level call's result. */
+static int sys_err(int ret)
+{
+	return ret < 0 ? -errno : 0;
+}
+
+/* Returns true when some service VIP (not a marker) other than @skip uses @addr. */
+static bool has_other_vip(struct dp *dp, const struct sl_vip_key *skip)
+{
+	int fd = bpf_map__fd(dp->skel->maps.sluice_vips);
+	struct sl_vip_key k, next;
+	void *prev = NULL;
+
+	while (!bpf_map_get_next_key(fd, prev, &next)) {
+		k = next;
+		prev = &k;
+		if (k.proto == 0 || !memcmp(&k, skip, sizeof(k)))
+			continue;
+		if (k.family == skip->family && !memcmp(k.addr, skip->addr, sizeof(k.addr)))
+			return true;
+	}
+	return false;
+}
+
+/* Returns the marker key for the address of @key. */
+static struct sl_vip_key marker_key(const struct sl_vip_key *key)
+{
+	struct sl_vip_key m = {};
+
+	memcpy(m.addr, key->addr, sizeof(m.addr));
+	m.family = key->family;
+	return m;
+}
+
+int dp_vip_set(struct dp *dp, const struct sl_vip_key *key,
+	       const struct sl_vip_meta *meta)
+{
+	int fd = bpf_map__fd(dp->skel->maps.sluice_vips);
+	struct sl_vip_key mk = marker_key(key);
+	struct sl_vip_meta mm = { .flags = SL_VIP_F_MARKER };
+
+	if (key->proto == 0 || meta->id >= SLUICE_MAX_VIPS)
+		return -EINVAL;
+	if (bpf_map_update_elem(fd, &mk, &mm, BPF_ANY))
+		return -errno;
+	return sys_err(bpf_map_update_elem(fd, key, meta, BPF_ANY));
+}
+
+int dp_vip_del(struct dp *dp, const struct sl_vip_key *key)
+{
+	int fd = bpf_map__fd(dp->skel->maps.sluice_vips);
+	struct sl_vip_key mk = marker_key(key);
+
+	if (key->proto == 0)
+		return -EINVAL;
+	if (bpf_map_delete_elem(fd, key))
+		return -errno;
+	if (!has_other_vip(dp, key) && bpf_map_delete_elem(fd, &mk) && errno != ENOENT)
+		return -errno;
+	return 0;
+}
+
+int dp_vip_get(struct dp *dp, const struct sl_vip_key *key, struct sl_vip_meta *meta)
+{
+	return sys_err(bpf_map_lookup_elem(bpf_map__fd(dp->skel->maps.sluice_vips),
+					   key, meta));
+}
+
+int dp_backend_set(struct dp *dp, __u32 id, const struct sl_backend *be)
+{
+	if (id >= SLUICE_MAX_BACKENDS)
+		return -EINVAL;
+	return sys_err(bpf_map_update_elem(bpf_map__fd(dp->skel->maps.sluice_backends),
+					   &id, be, BPF_ANY));
+}
+
+int dp_backend_get(struct dp *dp, __u32 id, struct sl_backend *be)
+{
+	if (id >= SLUICE_MAX_BACKENDS)
+		return -EINVAL;
+	return sys_err(bpf_map_lookup_elem(bpf_map__fd(dp->skel->maps.sluice_backends),
+					   &id, be));
+}
+
+/*
+ * The kernel stores array elements 8-byte aligned, so in a mapped table the
+ * __u32 entries sit 8 bytes apart.
+ */
+#define RING_STRIDE 8
+
+/* Bytes of a table mapping, rounded up to whole pages as mmap wants. */
+static size_t ring_map_len(void)
+{
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+
+	return ((size_t)SLUICE_RING_SIZE * RING_STRIDE + page - 1) / page * page;
+}
+
+int dp_ring_set(struct dp *dp, __u32 vip_id, const __u32 *table)
+{
+	LIBBPF_OPTS(bpf_map_create_opts, opts, .map_flags = BPF_F_MMAPABLE);
+	int outer = bpf_map__fd(dp->skel->maps.sluice_rings);
+	size_t len = ring_map_len();
+	int fd, err = 0;
+	void *mem;
+
+	if (vip_id >= SLUICE_MAX_VIPS)
+		return -EINVAL;
+	fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "sluice_ring", sizeof(__u32),
+			    sizeof(__u32), SLUICE_RING_SIZE, &opts);
+	if (fd < 0)
+		return -errno;
+	/* Filling through a mapping costs one copy instead of 65537 syscalls. */
+	mem = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (mem == MAP_FAILED) {
+		err = -errno;
+		goto out;
+	}
+	for (size_t i = 0; i < SLUICE_RING_SIZE; i++)
+		*(__u32 *)((char *)mem + i * RING_STRIDE) = table[i];
+	munmap(mem, len);
+	if (bpf_map_update_elem(outer, &vip_id, &fd, BPF_ANY))
+		err = -errno;
+out:
+	close(fd);
+	return err;
+}
+
+int dp_ring_get(struct dp *dp, __u32 vip_id, __u32 *table)
+{
+	int outer = bpf_map__fd(dp->skel->maps.sluice_rings);
+	size_t len = ring_map_len();
+	__u32 inner_id;
+	void *mem;
+	int fd;
+
+	if (vip_id >= SLUICE_MAX_VIPS)
+		return -EINVAL;
+	if (bpf_map_lookup_elem(outer, &vip_id, &inner_id))
+		return -errno;
+	fd = bpf_map_get_fd_by_id(inner_id);
+	if (fd < 0)
+		return -errno;
+	mem = mmap(NULL, len, PROT_READ, MAP_SHARED, fd, 0);
+	if (mem == MAP_FAILED) {
+		int err = -errno;
+
+		close(fd);
+		return err;
+	}
+	for (size_t i = 0; i < SLUICE_RING_SIZE; i++)
+		table[i] = *(const __u32 *)((const char *)mem + i * RING_STRIDE);
+	munmap(mem, len);
+	close(fd);
+	return 0;
+}
+
+int dp_ring_del(struct dp *dp, __u32 vip_id)
+{
+	if (vip_id >= SLUICE_MAX_VIPS)
+		return -EINVAL;
+	return sys_err(bpf_map_delete_elem(bpf_map__fd(dp->skel->maps.sluice_rings),
+					   &vip_id));
+}
+
+/* Returns true when @b may receive new flows. */
+static bool is_backend_usable(const struct dp_backend *b)
+{
+	return b->weight > 0 && b->be.family && !(b->be.flags & SL_BE_F_DOWN);
+}
+
+int dp_vip_apply(struct dp *dp, const struct sl_vip_key *key,
+		 const struct sl_vip_meta *meta, const struct dp_backend *be,
+		 size_t n)
+{
+	struct maglev_backend *mb;
+	__u32 *table;
+	size_t i, m = 0;
+	int err;
+
+	mb = calloc(n ? n : 1, sizeof(*mb));
+	table = malloc(SLUICE_RING_SIZE * sizeof(*table));
+	if (!mb || !table) {
+		err = -ENOMEM;
+		goto out;
+	}
+	for (i = 0; i < n; i++) {
+		if (!is_backend_usable(&be[i]))
+			continue;
+		memcpy(mb[m].ident, be[i].be.addr, sizeof(be[i].be.addr));
+		mb[m].ident[16] = be[i].be.family;
+		mb[m].id = be[i].id;
+		mb[m].weight = be[i].weight;
+		m++;
+	}
+	err = maglev_build(mb, m, table, SLUICE_RING_SIZE);
+	if (err)
+		goto out;
+	for (i = 0; i < n; i++) {
+		err = dp_backend_set(dp, be[i].id, &be[i].be);
+		if (err)
+			goto out;
+	}
+	err = dp_ring_set(dp, meta->id, table);
+	if (err)
+		goto out;
+	err = dp_vip_set(dp, key, meta);
+out:
+	free(table);
+	free(mb);
+	return err;
+}
+
+/* Sum per-CPU sl_counters of @map at @id into @out. */
+static int counters_sum(struct dp *dp, struct bpf_map *map, __u32 id,
+			struct sl_counters *out)
+{
+	struct sl_counters *v;
+	int i, err = 0;
+
+	v = calloc(dp->ncpus, sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	if (bpf_map_lookup_elem(bpf_map__fd(map), &id, v)) {
+		err = -errno;
+		goto out;
+	}
+	memset(out, 0, sizeof(*out));
+	for (i = 0; i < dp->ncpus; i++) {
+		out->packets += v[i].packets;
+		out->bytes += v[i].bytes;
+		out->new_flows += v[i].new_flows;
+	}
+out:
+	free(v);
+	return err;
+}
+
+int dp_vip_stats(struct dp *dp, __u32 id, struct sl_counters *out)
+{
+	return counters_sum(dp, dp->skel->maps.sluice_vip_st, id, out);
+}
+
+int dp_backend_stats(struct dp *dp, __u32 id, struct sl_counters *out)
+{
+	return counters_sum(dp, dp->skel->maps.sluice_be_st, id, out);
+}
+
+int dp_reason_stats(struct dp *dp, __u64 *out)
+{
+	int fd = bpf_map__fd(dp->skel->maps.sluice_reasons);
+	struct sl_reason_count *v;
+	__u32 r;
+	int i, err = 0;
+
+	v = calloc(dp->ncpus, sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	for (r = 0; r < SL_REASON_MAX; r++) {
+		if (bpf_map_lookup_elem(fd, &r, v)) {
+			err = -errno;
+			break;
+		}
+		out[r] = 0;
+		for (i = 0; i < dp->ncpus; i++)
+			out[r] += v[i].packets;
+	}
+	free(v);
+	return err;
+}
+
+/* Zero the @n per-CPU values of @map, each @size bytes per CPU. */
+static int percpu_zero(struct dp *dp, struct bpf_map *map, __u32 n, size_t size)
+{
+	void *zero;
+	__u32 i;
+	int err = 0;
+
+	zero = calloc(dp->ncpus, size);
+	if (!zero)
+		return -ENOMEM;
+	for (i = 0; i < n && !err; i++)
+		err = sys_err(bpf_map_update_elem(bpf_map__fd(map), &i, zero, BPF_ANY));
+	free(zero);
+	return err;
+}
+
+int dp_stats_reset(struct dp *dp)
+{
+	int err;
+
+	err = percpu_zero(dp, dp->skel->maps.sluice_reasons, SL_REASON_MAX,
+			  sizeof(struct sl_reason_count));
+	if (!err)
+		err = percpu_zero(dp, dp->skel->maps.sluice_vip_st, SLUICE_MAX_VIPS,
+				  sizeof(struct sl_counters));
+	if (!err)
+		err = percpu_zero(dp, dp->skel->maps.sluice_be_st, SLUICE_MAX_BACKENDS,
+				  sizeof(struct sl_counters));
+	return err;
+}
+
+int dp_flow_get(struct dp *dp, const struct sl_flow_key *key, struct sl_flow *flow)
+{
+	return sys_err(bpf_map_lookup_elem(bpf_map__fd(dp->skel->maps.sluice_flows),
+					   key, flow));
+}
