@@ -63,6 +63,7 @@ struct sl_backend {
 	__u8 flags;		/* SL_BE_F_* */
 	__u8 mac[6];		/* next-hop Ethernet address toward the backend */
 	__u32 gen;		/* bumped each time the slot is given out */
+	__u32 vip;		/* id of the VIP it serves (lets a restart adopt it) */
 };
 
 /* sluice_flows key: the 5-tuple as seen on the wire. */
@@ -104,7 +105,7 @@ enum sl_reason {
 	SL_DROP_BAD_IP,		/* truncated IP header, IHL < 5, bad length */
 	SL_DROP_BAD_L4,		/* TCP/UDP header truncated, to a VIP */
 	SL_DROP_FRAGMENT,	/* fragment addressed to a VIP address */
-	SL_DROP_NO_RING,	/* VIP has no Maglev table yet */
+	SL_DROP_NO_RING,	/* VIP has no Maglev table (no usable backend) */
 	SL_DROP_NO_BACKEND,	/* table entry names an unused backend slot */
 	SL_DROP_FAMILY,		/* IPv6 VIP with an IPv4 backend */
 	SL_DROP_TOO_BIG,	/* encapsulated packet would exceed the MTU */
@@ -122,7 +123,7 @@ struct sl_reason_count {
 #ifndef __bpf__
 _Static_assert(sizeof(struct sl_vip_key) == 20, "sl_vip_key layout");
 _Static_assert(sizeof(struct sl_vip_meta) == 28, "sl_vip_meta layout");
-_Static_assert(sizeof(struct sl_backend) == 28, "sl_backend layout");
+_Static_assert(sizeof(struct sl_backend) == 32, "sl_backend layout");
 _Static_assert(sizeof(struct sl_flow_key) == 40, "sl_flow_key layout");
 _Static_assert(sizeof(struct sl_flow) == 8, "sl_flow layout");
 _Static_assert(sizeof(struct sl_counters) == 24, "sl_counters layout");

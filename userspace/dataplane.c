@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /* Loads the balancer program and keeps its maps; the daemon and tests share it. */
+#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -7,6 +8,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
+#include <linux/if_link.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "dataplane.h"
@@ -299,21 +301,16 @@ static bool is_backend_usable(const struct dp_backend *b)
 	return b->weight > 0 && b->be.family && !(b->be.flags & SL_BE_F_DOWN);
 }
 
-int dp_vip_apply(struct dp *dp, const struct sl_vip_key *key,
-		 const struct sl_vip_meta *meta, const struct dp_backend *be,
-		 size_t n)
+/* Build @table from the usable backends of @be. Returns 0, -ENOENT (none usable) or -errno. */
+static int ring_build(const struct dp_backend *be, size_t n, __u32 *table)
 {
 	struct maglev_backend *mb;
-	__u32 *table;
 	size_t i, m = 0;
 	int err;
 
 	mb = calloc(n ? n : 1, sizeof(*mb));
-	table = malloc(SLUICE_RING_SIZE * sizeof(*table));
-	if (!mb || !table) {
-		err = -ENOMEM;
-		goto out;
-	}
+	if (!mb)
+		return -ENOMEM;
 	for (i = 0; i < n; i++) {
 		if (!is_backend_usable(&be[i]))
 			continue;
@@ -323,21 +320,68 @@ int dp_vip_apply(struct dp *dp, const struct sl_vip_key *key,
 		mb[m].weight = be[i].weight;
 		m++;
 	}
-	err = maglev_build(mb, m, table, SLUICE_RING_SIZE);
-	if (err)
+	err = m ? maglev_build(mb, m, table, SLUICE_RING_SIZE) : -ENOENT;
+	free(mb);
+	return err;
+}
+
+/* Returns true when the maps already hold exactly this VIP, slots and table. */
+static bool is_vip_current(struct dp *dp, const struct sl_vip_key *key,
+			   const struct sl_vip_meta *meta, const struct dp_backend *be,
+			   size_t n, const __u32 *table, __u32 *scratch)
+{
+	struct sl_vip_meta cur;
+	struct sl_backend b;
+
+	if (dp_vip_get(dp, key, &cur) || memcmp(&cur, meta, sizeof(cur)))
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (dp_backend_get(dp, be[i].id, &b) || memcmp(&b, &be[i].be, sizeof(b)))
+			return false;
+	if (!table)
+		return dp_ring_get(dp, meta->id, scratch) == -ENOENT;
+	return !dp_ring_get(dp, meta->id, scratch) &&
+	       !memcmp(scratch, table, SLUICE_RING_SIZE * sizeof(*table));
+}
+
+int dp_vip_apply(struct dp *dp, const struct sl_vip_key *key,
+		 const struct sl_vip_meta *meta, const struct dp_backend *be,
+		 size_t n)
+{
+	__u32 *table, *scratch;
+	bool has_table;
+	size_t i;
+	int err;
+
+	table = malloc(SLUICE_RING_SIZE * sizeof(*table));
+	scratch = malloc(SLUICE_RING_SIZE * sizeof(*scratch));
+	if (!table || !scratch) {
+		err = -ENOMEM;
 		goto out;
+	}
+	err = ring_build(be, n, table);
+	if (err && err != -ENOENT)
+		goto out;
+	has_table = !err;
+	if (is_vip_current(dp, key, meta, be, n, has_table ? table : NULL, scratch)) {
+		err = 0;	/* unchanged: touch nothing */
+		goto out;
+	}
 	for (i = 0; i < n; i++) {
 		err = dp_backend_set(dp, be[i].id, &be[i].be);
 		if (err)
 			goto out;
 	}
-	err = dp_ring_set(dp, meta->id, table);
+	/* No usable backend: no table, so the VIP's packets drop (DROP_NO_RING). */
+	err = has_table ? dp_ring_set(dp, meta->id, table) : dp_ring_del(dp, meta->id);
+	if (err == -ENOENT)
+		err = 0;
 	if (err)
 		goto out;
 	err = dp_vip_set(dp, key, meta);
 out:
+	free(scratch);
 	free(table);
-	free(mb);
 	return err;
 }
 
@@ -434,4 +478,217 @@ int dp_flow_get(struct dp *dp, const struct sl_flow_key *key, struct sl_flow *fl
 {
 	return sys_err(bpf_map_lookup_elem(bpf_map__fd(dp->skel->maps.sluice_flows),
 					   key, flow));
+}
+
+int dp_vip_foreach(struct dp *dp, dp_vip_fn fn, void *arg)
+{
+	int fd = bpf_map__fd(dp->skel->maps.sluice_vips);
+	struct sl_vip_key k, next;
+	struct sl_vip_meta m;
+	void *prev = NULL;
+	int ret;
+
+	while (!bpf_map_get_next_key(fd, prev, &next)) {
+		k = next;
+		prev = &k;
+		if (k.proto == 0)
+			continue;
+		if (bpf_map_lookup_elem(fd, &k, &m))
+			continue;	/* deleted meanwhile */
+		ret = fn(&k, &m, arg);
+		if (ret)
+			return ret;
+	}
+	return errno == ENOENT ? 0 : -errno;
+}
+
+int dp_flow_counts(struct dp *dp, __u32 *counts, __u64 *total)
+{
+	int ffd = bpf_map__fd(dp->skel->maps.sluice_flows);
+	const __u32 chunk = 4096;
+	struct sl_flow_key *keys;
+	struct sl_flow *vals;
+	struct sl_backend *be;
+	__u64 batch = 0;
+	bool first = true;
+	int err = 0;
+	__u32 i;
+
+	keys = calloc(chunk, sizeof(*keys));
+	vals = calloc(chunk, sizeof(*vals));
+	be = calloc(SLUICE_MAX_BACKENDS, sizeof(*be));
+	if (!keys || !vals || !be) {
+		err = -ENOMEM;
+		goto out;
+	}
+	for (i = 0; i < SLUICE_MAX_BACKENDS; i++)
+		dp_backend_get(dp, i, &be[i]);
+	memset(counts, 0, SLUICE_MAX_BACKENDS * sizeof(*counts));
+	*total = 0;
+	for (;;) {
+		LIBBPF_OPTS(bpf_map_batch_opts, o);
+		__u32 n = chunk;
+		int ret;
+
+		ret = bpf_map_lookup_batch(ffd, first ? NULL : &batch, &batch, keys, vals,
+					   &n, &o);
+		if (ret && errno != ENOENT) {
+			err = -errno;
+			break;
+		}
+		first = false;
+		for (i = 0; i < n; i++) {
+			__u32 id = vals[i].backend;
+
+			if (id < SLUICE_MAX_BACKENDS && be[id].family &&
+			    be[id].gen == vals[i].gen) {
+				counts[id]++;
+				(*total)++;
+			}
+		}
+		if (ret)
+			break;	/* ENOENT: that was the last batch */
+	}
+out:
+	free(be);
+	free(vals);
+	free(keys);
+	return err;
+}
+
+/* Path of the pinned XDP link of @ifname in @mode ("link" or "linkg"). */
+static int link_path(char *buf, size_t len, const char *pin_dir, const char *ifname,
+		     bool generic)
+{
+	if (snprintf(buf, len, "%s/%s_%s", pin_dir, generic ? "linkg" : "link", ifname) >=
+	    (int)len)
+		return -ENAMETOOLONG;
+	return 0;
+}
+
+/* Returns the id of the program behind link @fd and its ifindex, or -errno. */
+static int link_prog(int fd, __u32 *ifindex)
+{
+	struct bpf_link_info info = {};
+	__u32 len = sizeof(info);
+
+	if (bpf_obj_get_info_by_fd(fd, &info, &len))
+		return -errno;
+	if (ifindex)
+		*ifindex = info.xdp.ifindex;
+	return (int)info.prog_id;
+}
+
+int dp_attach(struct dp *dp, const char *pin_dir, const char *ifname, int ifindex,
+	      bool generic, __u32 *prog_id)
+{
+	LIBBPF_OPTS(bpf_link_create_opts, lo);
+	struct bpf_prog_info pinfo = {};
+	__u32 plen = sizeof(pinfo), link_ifindex = 0;
+	char path[PATH_MAX], other[PATH_MAX];
+	int prog = dp_prog_fd(dp);
+	int fd, err;
+
+	err = link_path(path, sizeof(path), pin_dir, ifname, generic);
+	if (!err)
+		err = link_path(other, sizeof(other), pin_dir, ifname, !generic);
+	if (err)
+		return err;
+	if (bpf_obj_get_info_by_fd(prog, &pinfo, &plen))
+		return -errno;
+	*prog_id = pinfo.id;
+
+	/* The other mode cannot be swapped into: detach it first. */
+	if (unlink(other) && errno != ENOENT)
+		return -errno;
+
+	fd = bpf_obj_get(path);
+	if (fd >= 0) {
+		if (link_prog(fd, &link_ifindex) >= 0 && link_ifindex == (__u32)ifindex) {
+			/* Same interface: replace the program in one step. */
+			err = bpf_link_update(fd, prog, NULL) ? -errno : 0;
+			close(fd);
+			return err;
+		}
+		/* The interface was re-created or the link is dead: start over. */
+		close(fd);
+		if (unlink(path))
+			return -errno;
+	}
+
+	lo.flags = generic ? XDP_FLAGS_SKB_MODE : XDP_FLAGS_DRV_MODE;
+	fd = bpf_link_create(prog, ifindex, BPF_XDP, &lo);
+	if (fd < 0)
+		return -errno;
+	err = bpf_obj_pin(fd, path) ? -errno : 0;
+	close(fd);	/* the pin holds the link from here on */
+	return err;
+}
+
+int dp_detach(const char *pin_dir, const char *ifname)
+{
+	char path[PATH_MAX];
+	int err = 0;
+
+	for (int g = 0; g < 2; g++) {
+		if (link_path(path, sizeof(path), pin_dir, ifname, g))
+			return -ENAMETOOLONG;
+		if (unlink(path) && errno != ENOENT)
+			err = -errno;
+	}
+	return err;
+}
+
+int dp_attached_prog(const char *pin_dir, const char *ifname, bool *generic)
+{
+	char path[PATH_MAX];
+	int fd, id;
+
+	for (int g = 0; g < 2; g++) {
+		if (link_path(path, sizeof(path), pin_dir, ifname, g))
+			return -ENAMETOOLONG;
+		fd = bpf_obj_get(path);
+		if (fd < 0)
+			continue;
+		id = link_prog(fd, NULL);
+		close(fd);
+		if (generic)
+			*generic = g;
+		return id;
+	}
+	return 0;
+}
+
+/* Returns true for the names sluice pins: maps (sluice_*) and links (link*_*). */
+static bool is_our_pin(const char *name)
+{
+	return !strncmp(name, "sluice_", 7) || !strncmp(name, "link_", 5) ||
+	       !strncmp(name, "linkg_", 6);
+}
+
+int dp_teardown(const char *pin_dir)
+{
+	char path[PATH_MAX];
+	struct dirent *de;
+	DIR *d;
+	int err = 0;
+
+	d = opendir(pin_dir);
+	if (!d)
+		return errno == ENOENT ? 0 : -errno;
+	while ((de = readdir(d))) {
+		if (!is_our_pin(de->d_name))
+			continue;
+		if (snprintf(path, sizeof(path), "%s/%s", pin_dir, de->d_name) >=
+		    (int)sizeof(path)) {
+			err = -ENAMETOOLONG;
+			continue;
+		}
+		if (unlink(path) && errno != ENOENT)
+			err = -errno;
+	}
+	closedir(d);
+	if (!err && rmdir(pin_dir) && errno != ENOENT)
+		err = -errno;
+	return err;
 }

@@ -74,7 +74,9 @@ int dp_ring_del(struct dp *dp, __u32 vip_id);
  * Make a VIP forward to @n backends: write the backend slots, build and
  * publish the Maglev table from those with weight > 0 and not down, then
  * write the VIP. Order matters: the VIP appears only once its table exists.
- * Returns 0, -EINVAL (no usable backend) or -errno.
+ * With no usable backend the VIP gets no table, so its packets are dropped
+ * (DROP_NO_RING). When the maps already hold exactly this, nothing is
+ * written. Returns 0 or -errno.
  */
 int dp_vip_apply(struct dp *dp, const struct sl_vip_key *key,
 		 const struct sl_vip_meta *meta, const struct dp_backend *be,
@@ -92,6 +94,44 @@ int dp_stats_reset(struct dp *dp);
 
 /* Look a flow up in the flow table. Returns 0, -ENOENT or -errno. */
 int dp_flow_get(struct dp *dp, const struct sl_flow_key *key, struct sl_flow *flow);
+
+/* Called by dp_vip_foreach() for each service VIP; non-zero stops the walk. */
+typedef int (*dp_vip_fn)(const struct sl_vip_key *key, const struct sl_vip_meta *meta,
+			 void *arg);
+
+/* Walk the service VIPs (markers skipped). Returns 0, the callback's value, or -errno. */
+int dp_vip_foreach(struct dp *dp, dp_vip_fn fn, void *arg);
+
+/*
+ * Count live flow-table entries per backend into @counts[SLUICE_MAX_BACKENDS]
+ * (entries whose backend slot was since reused are not counted) and their
+ * sum into @total. Returns 0 or -errno.
+ */
+int dp_flow_counts(struct dp *dp, __u32 *counts, __u64 *total);
+
+/*
+ * Attach the program to @ifname (@ifindex) through a bpf_link pinned under
+ * @pin_dir. An existing pinned link for that interface and mode gets the
+ * program swapped atomically (no moment without a program); one pinned for
+ * the other mode is removed first. Returns 0 or -errno; *prog_id is set.
+ */
+int dp_attach(struct dp *dp, const char *pin_dir, const char *ifname, int ifindex,
+	      bool generic, __u32 *prog_id);
+
+/* Detach from @ifname by removing its pinned link(s). Returns 0 or -errno. */
+int dp_detach(const char *pin_dir, const char *ifname);
+
+/*
+ * Returns the id of the program attached through the pinned link for
+ * @ifname, 0 when none is pinned, or -errno.
+ */
+int dp_attached_prog(const char *pin_dir, const char *ifname, bool *generic);
+
+/*
+ * Remove the data plane: every pinned link (detaching the program) and map
+ * under @pin_dir, then the directory. Returns 0 or -errno.
+ */
+int dp_teardown(const char *pin_dir);
 
 /* Returns the name of a reason slot ("pass_not_vip", ...), or "unknown". */
 const char *dp_reason_name(__u32 reason);

@@ -93,6 +93,7 @@ static void apply_vip(const struct fx_vip *v, __u32 skip_be)
 	for (int i = 0; i < 4 && v->be[i]; i++) {
 		be[n].id = v->be_base + i;
 		be[n].be = mk_backend(v->be[i], be[n].id);
+		be[n].be.vip = v->id;
 		be[n].weight = be[n].id == skip_be ? 0 : 100;
 		n++;
 	}
