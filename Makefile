@@ -32,7 +32,7 @@ BPF_OBJS  := $(patsubst bpf/%.bpf.c,$(BUILD)/%.bpf.o,$(BPF_SRCS))
 SKELS     := $(patsubst bpf/%.bpf.c,$(BUILD)/%.skel.h,$(BPF_SRCS))
 HDRS      := $(wildcard include/*.h bpf/*.h userspace/*.h)
 
-MAINS     := userspace/sluiced.c userspace/sluicectl.c
+MAINS     := userspace/sluiced.c userspace/sluicectl.c userspace/sluice-backend.c
 LIB_SRCS  := $(filter-out $(MAINS),$(wildcard userspace/*.c))
 LIB_OBJS  := $(patsubst userspace/%.c,$(BUILD)/obj/%.o,$(LIB_SRCS))
 LIB       := $(BUILD)/libsluice.a
@@ -40,8 +40,10 @@ PROGS     := $(patsubst userspace/%.c,$(BUILD)/%,$(wildcard $(MAINS)))
 
 UNIT_SRCS := $(wildcard tests/unit/*.c)
 PKT_SRCS  := $(wildcard tests/bpf/*.c)
+TOOL_SRCS := $(wildcard tests/tools/*.c)
 TEST_BINS := $(if $(UNIT_SRCS),$(BUILD)/tests/unit_tests) \
-	     $(if $(PKT_SRCS),$(BUILD)/tests/bpf_tests)
+	     $(if $(PKT_SRCS),$(BUILD)/tests/bpf_tests) \
+	     $(patsubst tests/tools/%.c,$(BUILD)/tests/%,$(TOOL_SRCS))
 
 .PHONY: all compile deps test bench demo clean help install
 
@@ -92,6 +94,11 @@ $(BUILD)/tests/bpf_tests: $(PKT_SRCS) $(LIB) $(HDRS) $(wildcard tests/bpf/*.h)
 	$(call msg,LINK,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) -Itests $(PKT_SRCS) $(LIB) $(LDLIBS) -lcriterion -o $@
+
+$(BUILD)/tests/%: tests/tools/%.c $(HDRS)
+	$(call msg,LINK,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) $< -o $@
 
 $(BUILD):
 	$(Q)mkdir -p $@

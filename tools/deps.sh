@@ -5,7 +5,7 @@ set -eu
 
 PKGS="clang llvm make gcc pkg-config libbpf-dev bpftool libmnl-dev libconfig-dev
 libcriterion-dev libjson-c-dev libelf-dev zlib1g-dev iproute2 ethtool socat
-curl netcat-openbsd tcpdump procps"
+curl netcat-openbsd tcpdump procps jq util-linux"
 
 missing=""
 for p in $PKGS; do
