@@ -11,6 +11,12 @@
 const volatile __u32 sl_hash_seed = 0;
 
 /*
+ * Coarse clock in seconds, written by userspace once a second: flows record
+ * when they were last seen without a clock read per packet.
+ */
+volatile __u32 sl_clock = 0;
+
+/*
  * Find the VIP of @p: {address, port, proto} first, then the whole-address
  * entry {address, 0, proto}. Returns the VIP or NULL.
  */
@@ -67,6 +73,11 @@ static __always_inline int backend_pick(const struct sl_pkt *p,
 		*be_id = f->backend;
 		*be = bpf_map_lookup_elem(&sluice_backends, be_id);
 		if (*be && is_flow_valid(f, *be)) {
+			__u32 now = sl_clock;
+
+			/* At most one store per flow and second: keep the line clean. */
+			if (f->seen != now)
+				f->seen = now;
 			*is_new = false;
 			return SL_CONTINUE;
 		}
@@ -91,6 +102,7 @@ static __always_inline int backend_pick(const struct sl_pkt *p,
 
 	nf.backend = *be_id;
 	nf.gen = (*be)->gen;
+	nf.seen = sl_clock;
 	bpf_map_update_elem(&sluice_flows, &p->key, &nf, BPF_ANY);
 	*is_new = true;
 	return SL_CONTINUE;

@@ -81,6 +81,7 @@ struct sl_flow_key {
 struct sl_flow {
 	__u32 backend;		/* backend id */
 	__u32 gen;		/* sl_backend.gen when chosen; stale if it differs */
+	__u32 seen;		/* sl_clock when last seen (seconds, coarse) */
 };
 
 /* Traffic counters, per VIP (sluice_vip_st) and per backend (sluice_be_st). */
@@ -125,7 +126,7 @@ _Static_assert(sizeof(struct sl_vip_key) == 20, "sl_vip_key layout");
 _Static_assert(sizeof(struct sl_vip_meta) == 28, "sl_vip_meta layout");
 _Static_assert(sizeof(struct sl_backend) == 32, "sl_backend layout");
 _Static_assert(sizeof(struct sl_flow_key) == 40, "sl_flow_key layout");
-_Static_assert(sizeof(struct sl_flow) == 8, "sl_flow layout");
+_Static_assert(sizeof(struct sl_flow) == 12, "sl_flow layout");
 _Static_assert(sizeof(struct sl_counters) == 24, "sl_counters layout");
 #endif
 

@@ -502,7 +502,17 @@ int dp_vip_foreach(struct dp *dp, dp_vip_fn fn, void *arg)
 	return errno == ENOENT ? 0 : -errno;
 }
 
-int dp_flow_counts(struct dp *dp, __u32 *counts, __u64 *total)
+void dp_clock_set(struct dp *dp, __u32 now)
+{
+	dp->skel->bss->sl_clock = now;
+}
+
+__u32 dp_clock_get(const struct dp *dp)
+{
+	return dp->skel->bss->sl_clock;
+}
+
+int dp_flow_counts(struct dp *dp, __u32 *counts, __u64 *total, __u32 since)
 {
 	int ffd = bpf_map__fd(dp->skel->maps.sluice_flows);
 	const __u32 chunk = 4096;
@@ -541,7 +551,7 @@ int dp_flow_counts(struct dp *dp, __u32 *counts, __u64 *total)
 			__u32 id = vals[i].backend;
 
 			if (id < SLUICE_MAX_BACKENDS && be[id].family &&
-			    be[id].gen == vals[i].gen) {
+			    be[id].gen == vals[i].gen && vals[i].seen >= since) {
 				counts[id]++;
 				(*total)++;
 			}

@@ -104,10 +104,16 @@ int dp_vip_foreach(struct dp *dp, dp_vip_fn fn, void *arg);
 
 /*
  * Count live flow-table entries per backend into @counts[SLUICE_MAX_BACKENDS]
- * (entries whose backend slot was since reused are not counted) and their
- * sum into @total. Returns 0 or -errno.
+ * and their sum into @total: entries seen at or after clock @since (see
+ * dp_clock_set) whose backend slot was not reused since. Returns 0 or -errno.
  */
-int dp_flow_counts(struct dp *dp, __u32 *counts, __u64 *total);
+int dp_flow_counts(struct dp *dp, __u32 *counts, __u64 *total, __u32 since);
+
+/* Set the program's coarse clock (seconds) that flows record as "seen". */
+void dp_clock_set(struct dp *dp, __u32 now);
+
+/* Returns the program's coarse clock. */
+__u32 dp_clock_get(const struct dp *dp);
 
 /*
  * Attach the program to @ifname (@ifindex) through a bpf_link pinned under

@@ -23,12 +23,15 @@
 #include "control.h"
 #include "dataplane.h"
 #include "evloop.h"
+#include "health.h"
 #include "log.h"
 #include "netlink.h"
 #include "state.h"
 
 #define DEFAULT_CONFIG "/etc/sluice/sluice.conf"
 #define TICK_MS 1000
+/* A flow counts as live (status, backend list, drain --wait) for this long after its last packet. */
+#define FLOW_LIVE_SECS 10
 
 /* What one attached interface looks like to `status`. */
 struct iface_status {
@@ -46,6 +49,7 @@ struct daemon {
 	struct sl_config running;	/* what runs: the file plus runtime changes */
 	struct dp *dp;
 	struct nl *nl;
+	struct hc *hc;
 	struct rt_state st;
 	struct ctl_server *ctl;
 	int epfd;
@@ -58,6 +62,24 @@ struct daemon {
 };
 
 static struct daemon D;
+
+/* Seconds since boot: monotonic, and the same for the next sluiced. */
+static __u32 clock_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_BOOTTIME, &ts);
+	return (__u32)ts.tv_sec;
+}
+
+/* Count live flows per backend (see FLOW_LIVE_SECS). */
+static int live_flows(struct daemon *d, __u32 *counts, __u64 *total)
+{
+	__u32 now = clock_now();
+
+	dp_clock_set(d->dp, now);
+	return dp_flow_counts(d->dp, counts, total, now > FLOW_LIVE_SECS ? now - FLOW_LIVE_SECS : 0);
+}
 
 /* ---- configuration copies ---------------------------------------------- */
 
@@ -140,6 +162,8 @@ static struct dp *open_dataplane(const struct sl_config *cfg)
 	};
 	struct dp *dp = dp_open(&o);
 
+	if (dp)
+		dp_clock_set(dp, clock_now());
 	if (!dp)
 		pr_warn("failed to load the XDP program with maps pinned in %s: %s%s",
 			cfg->bpffs, strerror(errno),
@@ -216,6 +240,75 @@ static int attach_all(struct daemon *d, const struct sl_config *cfg)
 	return failed ? -ENODEV : 0;
 }
 
+/* hc_sync's question: was this backend adopted (or kept) as DOWN? */
+static bool is_initially_down(void *ctx, const char *vip, const struct sl_addr *b)
+{
+	struct daemon *d = ctx;
+	struct rt_vip *v = state_vip(&d->st, vip);
+	struct rt_backend *rb = v ? state_backend(v, b) : NULL;
+
+	return rb && rb->down;
+}
+
+/*
+ * Set backend @b of VIP @cv down or up in the running state and rewrite that
+ * VIP alone. Returns 0 or -errno.
+ */
+static int set_backend_down(struct daemon *d, const struct sl_cfg_vip *cv,
+			    const struct sl_addr *b, bool down)
+{
+	struct rt_vip *v = state_vip(&d->st, cv->name);
+	struct rt_backend *rb = v ? state_backend(v, b) : NULL;
+	char err[256];
+	int ret;
+
+	if (!rb || rb->down == down)
+		return 0;
+	rb->down = down;
+	ret = state_apply_vip(&d->st, d->dp, d->nl, &d->running, cv, err, sizeof(err));
+	if (ret)
+		pr_warn("%s", err);
+	return ret;
+}
+
+/* Bring the health checker in line with the running state, and the DOWN flags with it. */
+static void sync_health(struct daemon *d)
+{
+	int ret;
+
+	if (!d->hc)
+		return;
+	ret = hc_sync(d->hc, &d->running, is_initially_down);
+	if (ret) {
+		pr_warn("health checks not updated: %s", strerror(-ret));
+		return;
+	}
+	for (__u32 i = 0; i < d->running.n_vips; i++) {
+		const struct sl_cfg_vip *cv = &d->running.vips[i];
+
+		for (__u32 j = 0; j < cv->n_backends; j++) {
+			const struct sl_addr *a = &cv->backends[j].addr;
+
+			set_backend_down(d, cv, a, !hc_is_up(d->hc, cv->name, a));
+		}
+	}
+}
+
+/* A health verdict changed: log it and move traffic. */
+static void on_health_change(void *ctx, const char *vip, const struct sl_addr *b, bool up,
+			     const char *reason)
+{
+	struct daemon *d = ctx;
+	const struct sl_cfg_vip *cv = cfg_vip_find(&d->running, vip);
+	char a[SL_ADDR_STRLEN];
+
+	if (!cv)
+		return;
+	pr_info("vip %s: backend %s is %s: %s", vip, sl_addr_str(b, a, sizeof(a)),
+		up ? "up" : "DOWN", reason);
+	set_backend_down(d, cv, b, !up);
+}
+
 /* Apply @cfg as the new running state. On failure the old state is re-applied. */
 static int apply_running(struct daemon *d, struct sl_config *cfg, char *err, size_t errlen)
 {
@@ -231,6 +324,7 @@ static int apply_running(struct daemon *d, struct sl_config *cfg, char *err, siz
 	cfg_free(&d->running);
 	d->running = *cfg;
 	memset(cfg, 0, sizeof(*cfg));
+	sync_health(d);
 	if (d->st.unresolved)
 		pr_info("%u backend(s) have no resolved next hop yet; using the kernel FIB "
 			"meanwhile and retrying", d->st.unresolved);
@@ -481,7 +575,7 @@ static int h_status(void *ctx, struct json_object *args, struct json_object **da
 	bool differs;
 
 	if (counts)
-		dp_flow_counts(d->dp, counts, &flows);
+		live_flows(d, counts, &flows);
 	free(counts);
 	/* Compare with the file as it is on disk now, not as it was loaded. */
 	if (cfg_load(d->cfg_path, &f, ferr, sizeof(ferr))) {
@@ -556,7 +650,7 @@ static int h_vip_show(void *ctx, struct json_object *args, struct json_object **
 	if (!v)
 		return -ENOENT;
 	counts = calloc(SLUICE_MAX_BACKENDS, sizeof(*counts));
-	if (counts && dp_flow_counts(d->dp, counts, &total)) {
+	if (counts && live_flows(d, counts, &total)) {
 		free(counts);
 		counts = NULL;
 	}
@@ -716,7 +810,7 @@ static int h_backend_list(void *ctx, struct json_object *args, struct json_objec
 	counts = calloc(SLUICE_MAX_BACKENDS, sizeof(*counts));
 	if (!counts)
 		return -ENOMEM;
-	if (dp_flow_counts(d->dp, counts, &total)) {
+	if (live_flows(d, counts, &total)) {
 		free(counts);
 		counts = NULL;
 	}
@@ -934,15 +1028,26 @@ static int h_health(void *ctx, struct json_object *args, struct json_object **da
 		struct rt_vip *v = state_vip(&d->st, cv->name);
 
 		for (__u32 j = 0; j < cv->n_backends; j++) {
-			struct rt_backend *rb = v ? state_backend(v, &cv->backends[j].addr) : NULL;
+			const struct sl_cfg_backend *cb = &cv->backends[j];
+			struct rt_backend *rb = v ? state_backend(v, &cb->addr) : NULL;
 			struct json_object *o = json_object_new_object();
+			struct hc_info hi;
 
 			jadd_str(o, "vip", cv->name);
-			jadd_str(o, "address", addr_str(&cv->backends[j].addr, a));
-			jadd_str(o, "state", be_state(&cv->backends[j], rb));
-			jadd_str(o, "check", cfg_hc_type_name(cv->backends[j].health.type));
-			jadd_str(o, "last_result", "-");
-			jadd_str(o, "reason", "health checking is not implemented yet");
+			jadd_str(o, "address", addr_str(&cb->addr, a));
+			jadd_str(o, "state", be_state(cb, rb));
+			jadd_str(o, "check", cfg_hc_type_name(cb->health.type));
+			if (d->hc && !hc_info(d->hc, cv->name, &cb->addr, &hi)) {
+				jadd_str(o, "health", hi.up ? "up" : "down");
+				jadd_str(o, "last_result", hi.last_result);
+				jadd_str(o, "reason", hi.held ? "held down: flapping" : hi.last_result);
+				json_object_object_add(o, "latency_ms",
+					json_object_new_double(hi.latency_us / 1000.0));
+				jadd_int(o, "changed_at", (int64_t)(hi.changed_at_ms / 1000));
+				jadd_int(o, "checks", (int64_t)hi.checks);
+				jadd_int(o, "failures", (int64_t)hi.failures);
+				json_object_object_add(o, "held", json_object_new_boolean(hi.held));
+			}
 			json_object_array_add(*data, o);
 		}
 	}
@@ -1034,6 +1139,7 @@ static void on_tick(struct ev_source *src, unsigned int events)
 
 	if (read(src->fd, &n, sizeof(n)) != sizeof(n))
 		return;
+	dp_clock_set(D.dp, clock_now());
 	if (!before)
 		return;
 	if (state_resolve(&D.st, D.dp, D.nl, false) == 0)
@@ -1217,6 +1323,13 @@ int main(int argc, char **argv)
 		ret = 1;
 		goto out;
 	}
+	D.hc = hc_open(D.epfd, on_health_change, &D);
+	if (!D.hc) {
+		pr_warn("health checker: %s", strerror(errno));
+		ret = 1;
+		goto out;
+	}
+	sync_health(&D);
 	{
 		struct ctl_opts co = {
 			.path = D.running.ctl_socket,
@@ -1238,6 +1351,7 @@ int main(int argc, char **argv)
 	ret = 0;
 out:
 	ctl_close(D.ctl);
+	hc_close(D.hc);
 	if (D.teardown) {
 		for (__u32 i = 0; i < D.running.n_ifaces; i++)
 			dp_detach(D.running.bpffs, D.running.ifaces[i].name);

@@ -346,6 +346,19 @@ int state_apply(struct rt_state *st, struct dp *dp, struct nl *nl,
 	return 0;
 }
 
+int state_apply_vip(struct rt_state *st, struct dp *dp, struct nl *nl,
+		    const struct sl_config *cfg, const struct sl_cfg_vip *cv,
+		    char *err, size_t errlen)
+{
+	struct rt_vip *v = state_vip(st, cv->name);
+
+	if (!v) {
+		snprintf(err, errlen, "vip %s is not running", cv->name);
+		return -ENOENT;
+	}
+	return vip_sync(st, dp, nl, cfg, cv, v, err, errlen);
+}
+
 int state_resolve(struct rt_state *st, struct dp *dp, struct nl *nl, bool all)
 {
 	__u32 unresolved = 0;

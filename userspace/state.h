@@ -62,6 +62,14 @@ int state_apply(struct rt_state *st, struct dp *dp, struct nl *nl,
  */
 int state_resolve(struct rt_state *st, struct dp *dp, struct nl *nl, bool all);
 
+/*
+ * Rewrite the one VIP @cv (already running) after a backend's DOWN state
+ * changed, without looking at the others. Returns 0 or -errno with @err set.
+ */
+int state_apply_vip(struct rt_state *st, struct dp *dp, struct nl *nl,
+		    const struct sl_config *cfg, const struct sl_cfg_vip *cv,
+		    char *err, size_t errlen);
+
 /* Returns the running VIP called @name, or NULL. */
 struct rt_vip *state_vip(struct rt_state *st, const char *name);
 

@@ -731,3 +731,28 @@ Test(pkt, reason_counters_add_up)
 	cr_assert_eq(v[SL_PASS_NOT_VIP], 10);
 	cr_assert_eq(total, 15, "every packet counted exactly once");
 }
+
+Test(pkt, flows_record_the_coarse_clock)
+{
+	struct pkt_spec s = { 4, "192.0.2.21", "10.0.0.100", 44000, 80, 6 };
+	struct sl_flow_key k = flow_key(&s);
+	struct sl_flow f;
+	__u32 counts[SLUICE_MAX_BACKENDS];
+	__u64 total;
+	__u8 in[PKT_MAX];
+	size_t len = pkt_build(&s, in);
+
+	dp_clock_set(dp, 1000);
+	run_pkt(in, len);
+	cr_assert_eq(dp_flow_get(dp, &k, &f), 0);
+	cr_assert_eq(f.seen, 1000, "new flow stamped with the clock");
+	dp_clock_set(dp, 1005);
+	run_pkt(in, len);
+	cr_assert_eq(dp_flow_get(dp, &k, &f), 0);
+	cr_assert_eq(f.seen, 1005, "hit refreshes the stamp");
+	cr_assert_eq(dp_flow_counts(dp, counts, &total, 1005), 0);
+	cr_assert_eq(total, 1);
+	cr_assert_eq(counts[f.backend], 1);
+	cr_assert_eq(dp_flow_counts(dp, counts, &total, 1006), 0);
+	cr_assert_eq(total, 0, "a flow not seen since is not live");
+}
