@@ -16,6 +16,9 @@ SL_PIDS=""
 
 # Remove every namespace, pin, process and file of this run. Idempotent.
 sl_teardown() {
+	if command -v sl_teardown_hook >/dev/null 2>&1; then
+		sl_teardown_hook
+	fi
 	for pid in $SL_PIDS; do
 		kill -9 "$pid" 2>/dev/null
 	done

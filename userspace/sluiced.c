@@ -32,6 +32,8 @@
 #define TICK_MS 1000
 /* A flow counts as live (status, backend list, drain --wait) for this long after its last packet. */
 #define FLOW_LIVE_SECS 10
+/* A removed backend's slot is freed when its flows end, or after this long. */
+#define RETIRE_MAX_SECS 600
 
 /* What one attached interface looks like to `status`. */
 struct iface_status {
@@ -164,6 +166,7 @@ static struct dp *open_dataplane(const struct sl_config *cfg)
 
 	if (dp)
 		dp_clock_set(dp, clock_now());
+	state_set_clock(&D.st, clock_now());
 	if (!dp)
 		pr_warn("failed to load the XDP program with maps pinned in %s: %s%s",
 			cfg->bpffs, strerror(errno),
@@ -1140,6 +1143,16 @@ static void on_tick(struct ev_source *src, unsigned int events)
 	if (read(src->fd, &n, sizeof(n)) != sizeof(n))
 		return;
 	dp_clock_set(D.dp, clock_now());
+	state_set_clock(&D.st, clock_now());
+	if (state_retiring(&D.st)) {
+		__u32 *counts = calloc(SLUICE_MAX_BACKENDS, sizeof(*counts));
+		__u64 total;
+
+		if (counts && !live_flows(&D, counts, &total) &&
+		    !state_reap(&D.st, D.dp, counts, clock_now(), RETIRE_MAX_SECS))
+			pr_info("removed backends have no flows left; their slots are free");
+		free(counts);
+	}
 	if (!before)
 		return;
 	if (state_resolve(&D.st, D.dp, D.nl, false) == 0)

@@ -218,6 +218,8 @@ static int vip_sync(struct rt_state *st, struct dp *dp, struct nl *nl,
 		const struct sl_cfg_backend *cb = &cv->backends[i];
 		struct rt_backend *b = state_backend(v, &cb->addr);
 
+		if (b && b->retiring)
+			b->retiring = false;	/* back before its flows ended: same slot */
 		if (!b) {
 			int id = slot_alloc(st->be_used, SLUICE_MAX_BACKENDS);
 
@@ -236,13 +238,12 @@ static int vip_sync(struct rt_state *st, struct dp *dp, struct nl *nl,
 		}
 		b->seen = true;
 	}
-	for (i = 0; i < v->n_be;) {
-		if (v->be[i].seen) {
-			i++;
-			continue;
+	/* Gone from the config: out of the table now, slot kept for its flows. */
+	for (i = 0; i < v->n_be; i++) {
+		if (!v->be[i].seen && !v->be[i].retiring) {
+			v->be[i].retiring = true;
+			v->be[i].retired_at = st->now;
 		}
-		be_release(st, dp, v->be[i].id);
-		v->be[i] = v->be[--v->n_be];
 	}
 
 	dbe = calloc(cv->n_backends ? cv->n_backends : 1, sizeof(*dbe));
@@ -344,6 +345,48 @@ int state_apply(struct rt_state *st, struct dp *dp, struct nl *nl,
 			return ret;
 	}
 	return 0;
+}
+
+void state_set_clock(struct rt_state *st, __u32 now)
+{
+	st->now = now;
+}
+
+__u32 state_retiring(const struct rt_state *st)
+{
+	__u32 n = 0;
+
+	for (__u32 i = 0; i < st->n_vips; i++)
+		for (__u32 j = 0; j < st->vips[i].n_be; j++)
+			n += st->vips[i].be[j].retiring;
+	return n;
+}
+
+int state_reap(struct rt_state *st, struct dp *dp, const __u32 *counts, __u32 now,
+	       __u32 max_secs)
+{
+	int left = 0;
+
+	for (__u32 i = 0; i < st->n_vips; i++) {
+		struct rt_vip *v = &st->vips[i];
+
+		for (__u32 j = 0; j < v->n_be;) {
+			struct rt_backend *b = &v->be[j];
+
+			if (!b->retiring) {
+				j++;
+				continue;
+			}
+			if (counts[b->id] && now - b->retired_at < max_secs) {
+				left++;
+				j++;
+				continue;
+			}
+			be_release(st, dp, b->id);
+			v->be[j] = v->be[--v->n_be];
+		}
+	}
+	return left;
 }
 
 int state_apply_vip(struct rt_state *st, struct dp *dp, struct nl *nl,

@@ -18,6 +18,9 @@ struct rt_backend {
 	bool has_mac;		/* mac[] holds the resolved next hop */
 	__u8 mac[6];		/* next-hop MAC */
 	bool seen;		/* scratch for state_apply() */
+	bool retiring;		/* removed from the config: out of the table, but its
+				 * slot stays until its flows end (state_reap) */
+	__u32 retired_at;	/* clock (s) when it started retiring */
 };
 
 /* A VIP as the daemon runs it. */
@@ -38,6 +41,7 @@ struct rt_state {
 	__u8 be_used[SLUICE_MAX_BACKENDS];	/* slot in use */
 	__u32 next_gen;				/* last generation handed out */
 	__u32 unresolved;			/* backends without a next-hop MAC */
+	__u32 now;				/* clock for retired_at */
 };
 
 /*
@@ -50,10 +54,16 @@ int state_adopt(struct rt_state *st, struct dp *dp);
  * Make the maps match @cfg: remove what it no longer has, add what is new,
  * and rewrite a VIP only where its entry, backend slots or table differ.
  * Backends that stay keep their slot and generation, so their flows stay.
+ * A removed backend leaves the table at once but retires: its slot stays
+ * valid, so established flows finish on it, until state_reap() frees it.
+ * (A removed VIP goes at once, backends and all.)
  * @nl (may be NULL) resolves next-hop MACs. Returns 0 or -errno with @err set.
  */
 int state_apply(struct rt_state *st, struct dp *dp, struct nl *nl,
 		const struct sl_config *cfg, char *err, size_t errlen);
+
+/* The clock (seconds) state_apply() stamps retiring backends with. */
+void state_set_clock(struct rt_state *st, __u32 now);
 
 /*
  * Resolve next hops again without touching tables: every backend when @all,
@@ -69,6 +79,17 @@ int state_resolve(struct rt_state *st, struct dp *dp, struct nl *nl, bool all);
 int state_apply_vip(struct rt_state *st, struct dp *dp, struct nl *nl,
 		    const struct sl_config *cfg, const struct sl_cfg_vip *cv,
 		    char *err, size_t errlen);
+
+/*
+ * Free the slots of retiring backends whose live flow count in @counts (per
+ * slot) is zero, or that have retired for @max_secs by clock @now. Returns
+ * how many are still retiring.
+ */
+int state_reap(struct rt_state *st, struct dp *dp, const __u32 *counts, __u32 now,
+	       __u32 max_secs);
+
+/* Returns the number of retiring backends. */
+__u32 state_retiring(const struct rt_state *st);
 
 /* Returns the running VIP called @name, or NULL. */
 struct rt_vip *state_vip(struct rt_state *st, const char *name);
