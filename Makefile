@@ -54,8 +54,8 @@ help:
 	@echo 'make            install missing packages, build everything into $(BUILD)/'
 	@echo 'make deps       install the Debian packages the build and tests need'
 	@echo 'make test       build and run every test (unit, packet, integration)'
-	@echo 'make demo       run the network-namespace demo (arrives with the lab)'
-	@echo 'make bench      run benchmarks (arrives with the benchmark work)'
+	@echo 'make demo       build a lab in network namespaces and show sluice balancing'
+	@echo 'make bench      benchmarks against same-run baselines (QUICK=1: short)'
 	@echo 'make clean      remove $(BUILD)/'
 	@echo 'V=1             show full commands'
 
@@ -107,8 +107,14 @@ test: deps
 	$(Q)$(MAKE) --no-print-directory compile
 	$(Q)sh tests/run.sh $(BUILD)
 
-bench demo:
-	@echo "make $@: not implemented yet (see the open issues)" >&2; exit 1
+demo: deps
+	$(Q)$(MAKE) --no-print-directory compile
+	$(Q)sh tests/demo.sh
+
+bench: deps
+	$(Q)$(MAKE) --no-print-directory compile
+	$(Q)test -f bench/run.sh || { echo "make bench: bench/run.sh is missing" >&2; exit 1; }
+	$(Q)QUICK=$(QUICK) sh bench/run.sh
 
 clean:
 	$(Q)rm -rf $(BUILD)

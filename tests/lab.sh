@@ -52,7 +52,13 @@ lab_node() {
 }
 
 # Write the balancer's configuration; $1 is extra backends for web4 (text).
+# With LAB_TEMPLATE set, that file is used instead, with @BPFFS@ and
+# @SOCKET@ filled in.
 lab_write_conf() {
+	if [ -n "${LAB_TEMPLATE:-}" ]; then
+		sed -e "s|@BPFFS@|$SL_BPFFS|" -e "s|@SOCKET@|$LAB_SOCK|" "$LAB_TEMPLATE" >"$LAB_CONF"
+		return
+	fi
 	bes4="" bes6=""
 	for b in $LAB_BACKENDS; do
 		bes4="$bes4${bes4:+, }{ address = \"$(lab_ip4 "$b")\"; }"

@@ -1,0 +1,179 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/* The running state against the real maps: slots kept, tables rebuilt on health changes, adoption. */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include "config.h"
+#include "dataplane.h"
+#include "state.h"
+
+static struct dp *dp;
+static struct rt_state st;
+static struct sl_config cfg;
+static __u32 table[SLUICE_RING_SIZE];
+
+#define CONF(extra, all_down)                                                   \
+	"interfaces = ( { name = \"lo\"; } );\n"                                \
+	"source = { ipv4 = \"10.0.0.1\"; };\n"                                  \
+	"vips = ( { name = \"web\"; address = \"10.0.0.100\"; port = 80;\n"      \
+	"  protocol = \"tcp\"; all_down = \"" all_down "\";\n"                   \
+	"  health = { type = \"none\"; };\n"                                    \
+	"  backends = ( { address = \"10.1.0.1\"; }, { address = \"10.1.0.2\"; },\n" \
+	"               { address = \"10.1.0.3\"; } " extra " ); } );\n"
+
+static void load(const char *text)
+{
+	char err[256];
+
+	cfg_free(&cfg);
+	cr_assert_eq(cfg_parse_string(text, "t.conf", &cfg, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(state_apply(&st, dp, NULL, &cfg, err, sizeof(err)), 0, "%s", err);
+}
+
+static void setup(void)
+{
+	struct dp_opts o = { .flow_entries = 4096 };
+
+	dp = dp_open(&o);
+	cr_assert_not_null(dp, "dp_open: %s", strerror(errno));
+	memset(&st, 0, sizeof(st));
+	load(CONF("", "drop"));
+}
+
+static void teardown(void)
+{
+	state_free(&st);
+	cfg_free(&cfg);
+	dp_close(dp);
+}
+
+TestSuite(state, .init = setup, .fini = teardown);
+
+static struct rt_backend *be(const char *addr)
+{
+	struct sl_addr a;
+
+	cr_assert_eq(sl_addr_parse(addr, &a), 0);
+	return state_backend(state_vip(&st, "web"), &a);
+}
+
+/* Table entries naming backend slot @id. */
+static unsigned entries_of(__u32 id)
+{
+	unsigned n = 0;
+
+	cr_assert_eq(dp_ring_get(dp, state_vip(&st, "web")->id, table), 0);
+	for (__u32 i = 0; i < SLUICE_RING_SIZE; i++)
+		n += table[i] == id;
+	return n;
+}
+
+Test(state, reapply_and_additions_keep_slots_and_generations)
+{
+	__u32 id1 = be("10.1.0.1")->id, gen1 = be("10.1.0.1")->gen;
+
+	load(CONF("", "drop"));
+	load(CONF(", { address = \"10.1.0.4\"; }", "drop"));
+	cr_assert_eq(be("10.1.0.1")->id, id1);
+	cr_assert_eq(be("10.1.0.1")->gen, gen1);
+	cr_assert_gt(entries_of(be("10.1.0.4")->id), 0, "new backend in the table");
+}
+
+Test(state, a_down_backend_leaves_the_table_and_is_flagged)
+{
+	struct rt_backend *b = be("10.1.0.2");
+	struct sl_backend v;
+	char err[256];
+
+	cr_assert_gt(entries_of(b->id), 0);
+	b->down = true;
+	cr_assert_eq(state_apply_vip(&st, dp, NULL, &cfg, &cfg.vips[0], err, sizeof(err)), 0,
+		     "%s", err);
+	cr_assert_eq(entries_of(b->id), 0, "down backend still in the table");
+	cr_assert_eq(dp_backend_get(dp, b->id, &v), 0);
+	cr_assert(v.flags & SL_BE_F_DOWN, "slot not flagged DOWN: its flows would stay");
+	cr_assert_gt(entries_of(be("10.1.0.1")->id), SLUICE_RING_SIZE / 3,
+		     "the others took over its share");
+	b->down = false;
+	cr_assert_eq(state_apply_vip(&st, dp, NULL, &cfg, &cfg.vips[0], err, sizeof(err)), 0);
+	cr_assert_gt(entries_of(b->id), 0, "back in the table when up");
+}
+
+Test(state, all_down_with_drop_removes_the_table)
+{
+	char err[256];
+
+	be("10.1.0.1")->down = be("10.1.0.2")->down = be("10.1.0.3")->down = true;
+	cr_assert_eq(state_apply_vip(&st, dp, NULL, &cfg, &cfg.vips[0], err, sizeof(err)), 0);
+	cr_assert_eq(dp_ring_get(dp, state_vip(&st, "web")->id, table), -ENOENT,
+		     "a table is left: traffic would go to dead backends");
+}
+
+Test(state, all_down_with_all_keeps_every_backend)
+{
+	char err[256];
+	struct sl_backend v;
+
+	load(CONF("", "all"));
+	be("10.1.0.1")->down = be("10.1.0.2")->down = be("10.1.0.3")->down = true;
+	cr_assert_eq(state_apply_vip(&st, dp, NULL, &cfg, &cfg.vips[0], err, sizeof(err)), 0);
+	for (int i = 1; i <= 3; i++) {
+		char a[16];
+
+		snprintf(a, sizeof(a), "10.1.0.%d", i);
+		cr_assert_gt(entries_of(be(a)->id), 0, "%s out of the table", a);
+		cr_assert_eq(dp_backend_get(dp, be(a)->id, &v), 0);
+		cr_assert_not(v.flags & SL_BE_F_DOWN, "%s flagged down", a);
+	}
+}
+
+Test(state, a_removed_backend_retires_until_its_flows_end)
+{
+	__u32 id3 = be("10.1.0.3")->id;
+	__u32 counts[SLUICE_MAX_BACKENDS] = {};
+	struct sl_backend v;
+	char err[256];
+
+	state_set_clock(&st, 100);
+	cfg_free(&cfg);
+	cr_assert_eq(cfg_parse_string("interfaces = ( { name = \"lo\"; } );\n"
+				      "source = { ipv4 = \"10.0.0.1\"; };\n"
+				      "vips = ( { name = \"web\"; address = \"10.0.0.100\"; port = 80;\n"
+				      "  protocol = \"tcp\"; health = { type = \"none\"; };\n"
+				      "  backends = ( { address = \"10.1.0.1\"; }, { address = \"10.1.0.2\"; } ); } );\n",
+				      "t.conf", &cfg, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(state_apply(&st, dp, NULL, &cfg, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(entries_of(id3), 0, "removed backend still gets new flows");
+	cr_assert_eq(dp_backend_get(dp, id3, &v), 0);
+	cr_assert_neq(v.family, 0, "slot freed while flows may still use it");
+	cr_assert_eq(state_retiring(&st), 1);
+	counts[id3] = 5;
+	cr_assert_eq(state_reap(&st, dp, counts, 150, 600), 1, "reaped with live flows");
+	counts[id3] = 0;
+	cr_assert_eq(state_reap(&st, dp, counts, 151, 600), 0);
+	cr_assert_eq(dp_backend_get(dp, id3, &v), 0);
+	cr_assert_eq(v.family, 0, "slot not freed after the flows ended");
+}
+
+Test(state, adoption_rebuilds_slots_from_the_maps)
+{
+	struct rt_state again = {};
+	char err[256];
+	__u32 id2 = be("10.1.0.2")->id, gen2 = be("10.1.0.2")->gen;
+
+	be("10.1.0.2")->down = true;
+	cr_assert_eq(state_apply_vip(&st, dp, NULL, &cfg, &cfg.vips[0], err, sizeof(err)), 0);
+	cr_assert_eq(state_adopt(&again, dp), 0);
+	cr_assert_eq(again.n_vips, 1);
+	cr_assert_eq(again.vips[0].n_be, 3);
+	cr_assert_eq(state_apply(&again, dp, NULL, &cfg, err, sizeof(err)), 0, "%s", err);
+	struct sl_addr a;
+	sl_addr_parse("10.1.0.2", &a);
+	struct rt_backend *b = state_backend(state_vip(&again, "web"), &a);
+	cr_assert_not_null(b, "adopted VIP not matched to its name");
+	cr_assert_eq(b->id, id2);
+	cr_assert_eq(b->gen, gen2);
+	cr_assert(b->down, "DOWN flag not adopted");
+	state_free(&again);
+}
