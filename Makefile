@@ -56,6 +56,7 @@ help:
 	@echo 'make test       build and run every test (unit, packet, integration)'
 	@echo 'make demo       build a lab in network namespaces and show sluice balancing'
 	@echo 'make bench      benchmarks against same-run baselines (QUICK=1: short)'
+	@echo 'make install    install the programs, the unit and docs (PREFIX, DESTDIR)'
 	@echo 'make clean      remove $(BUILD)/'
 	@echo 'V=1             show full commands'
 
@@ -115,6 +116,19 @@ bench: deps
 	$(Q)$(MAKE) --no-print-directory compile
 	$(Q)test -f bench/run.sh || { echo "make bench: bench/run.sh is missing" >&2; exit 1; }
 	$(Q)QUICK=$(QUICK) sh bench/run.sh
+
+PREFIX  ?= /usr/local
+DESTDIR ?=
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)/etc/systemd/system \
+		$(DESTDIR)$(PREFIX)/share/doc/sluice $(DESTDIR)/etc/sluice
+	install -m 0755 $(BUILD)/sluiced $(BUILD)/sluicectl $(BUILD)/sluice-backend \
+		$(DESTDIR)$(PREFIX)/sbin/
+	install -m 0644 configs/sluiced.service $(DESTDIR)/etc/systemd/system/
+	install -m 0644 README.md docs/*.md $(DESTDIR)$(PREFIX)/share/doc/sluice/
+	test -e $(DESTDIR)/etc/sluice/sluice.conf || \
+		install -m 0644 configs/sluice.conf $(DESTDIR)/etc/sluice/sluice.conf
 
 clean:
 	$(Q)rm -rf $(BUILD)
