@@ -1303,18 +1303,44 @@ int main(int argc, char **argv)
 		return ret ? 1 : 0;
 	}
 
+	D.nl = nl_open();
+	if (!D.nl)
+		pr_warn("netlink unavailable (%s); next hops come from the kernel FIB",
+			strerror(errno));
+	if (setup_loop(&D)) {
+		pr_warn("event loop set-up failed: %s", strerror(errno));
+		goto out;
+	}
+	/* The socket first: a second sluiced must fail before touching anything. */
+	{
+		struct ctl_opts co = {
+			.path = D.file.ctl_socket,
+			.group = D.file.ctl_group[0] ? D.file.ctl_group : NULL,
+			.cmds = commands,
+			.ctx = &D,
+		};
+
+		D.ctl = ctl_open(D.epfd, &co);
+		if (!D.ctl) {
+			pr_warn("failed to open control socket %s: %s%s", co.path, strerror(errno),
+				errno == EADDRINUSE ? " (another sluiced is running)" : "");
+			goto out;
+		}
+	}
+	D.hc = hc_open(D.epfd, on_health_change, &D);
+	if (!D.hc) {
+		pr_warn("health checker: %s", strerror(errno));
+		goto out;
+	}
 	if (bpffs_prepare(D.file.bpffs))
 		goto out;
 	D.dp = open_dataplane(&D.file);
 	if (!D.dp)
 		goto out;
-	D.nl = nl_open();
-	if (!D.nl)
-		pr_warn("netlink unavailable (%s); next hops come from the kernel FIB",
-			strerror(errno));
 	ret = state_adopt(&D.st, D.dp);
 	if (ret) {
 		pr_warn("reading the pinned state failed: %s", strerror(-ret));
+		ret = 1;
 		goto out;
 	}
 	if (D.st.n_vips)
@@ -1331,33 +1357,6 @@ int main(int argc, char **argv)
 	}
 	if (attach_all(&D, &D.running))
 		pr_warn("not attached everywhere; see 'sluicectl status'");
-	if (setup_loop(&D)) {
-		pr_warn("event loop set-up failed: %s", strerror(errno));
-		ret = 1;
-		goto out;
-	}
-	D.hc = hc_open(D.epfd, on_health_change, &D);
-	if (!D.hc) {
-		pr_warn("health checker: %s", strerror(errno));
-		ret = 1;
-		goto out;
-	}
-	sync_health(&D);
-	{
-		struct ctl_opts co = {
-			.path = D.running.ctl_socket,
-			.group = D.running.ctl_group[0] ? D.running.ctl_group : NULL,
-			.cmds = commands,
-			.ctx = &D,
-		};
-
-		D.ctl = ctl_open(D.epfd, &co);
-		if (!D.ctl) {
-			pr_warn("failed to open control socket %s: %s", co.path, strerror(errno));
-			ret = 1;
-			goto out;
-		}
-	}
 	pr_info("running: %u VIP(s), %u backend(s), control socket %s", D.running.n_vips,
 		D.running.n_backends, D.running.ctl_socket);
 	run_loop(&D);

@@ -82,6 +82,15 @@ test_starts_attached_and_pinned() {
 	check "config matches" [ "$(echo "$st" | jq .config_differs)" = false ]
 }
 
+test_second_instance_is_refused_and_changes_nothing() {
+	id=$(ctlj status | jq '.interfaces[0].prog_id')
+	rc=0
+	sl_in lb "$SLUICED" -c "$CONF" >"$SL_TMP/second.log" 2>&1 || rc=$?
+	check "second sluiced exits non-zero" [ "$rc" != 0 ]
+	grep -q "another sluiced is running" "$SL_TMP/second.log" || fail "$(cat "$SL_TMP/second.log")"
+	check "program untouched" [ "$(ctlj status | jq '.interfaces[0].prog_id')" = "$id" ]
+}
+
 test_lists_show_config_and_next_hops() {
 	check "2 VIPs" [ "$(ctlj vip list | jq length)" = 2 ]
 	bl=$(ctlj backend list web)
