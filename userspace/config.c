@@ -695,6 +695,7 @@ static const char *const hc_keys[HC_NKEYS + 1] = {
 struct hc_state {
 	struct sl_cfg_health h;
 	bool timeout_set;	/* else timeout follows min(1 s, interval) */
+	bool type_set;		/* else a UDP VIP gets type none, not the tcp default */
 };
 
 static void hc_defaults(struct hc_state *st)
@@ -799,8 +800,10 @@ static int hc_apply(struct pctx *c, const config_setting_t *g, const char *path,
 		switch (k) {
 		case HC_TYPE:
 			ret = get_enum(c, s, kpath, hc_type_names, &e);
-			if (!ret)
+			if (!ret) {
 				h->type = (enum sl_hc_type)e;
+				st->type_set = true;
+			}
 			break;
 		case HC_PORT:
 			ret = get_int(c, s, kpath, 1, 65535, &v);
@@ -1317,6 +1320,9 @@ static int parse_vip(struct pctx *c, struct doc *d, unsigned int i)
 	ret = hc_apply(c, s, kp.s, &st);
 	if (ret)
 		return ret;
+	/* The default TCP connect cannot judge a UDP service: no check unless asked. */
+	if (vip->proto == IPPROTO_UDP && !st.type_set)
+		st.h.type = SL_HC_NONE;
 	if (!st.h.port)
 		st.h.port = vip->port;
 	ret = hc_need_port(c, s ? line_of(s) : line_of(g), kp.s, &st.h);

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <net/if.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -750,6 +751,9 @@ static int h_vip_add(void *ctx, struct json_object *args, struct json_object **d
 	if (!v.src6.family)
 		v.src6 = d->running.src6;
 	v.health = d->running.health;
+	/* As in a file: a UDP VIP is not TCP-checked unless told (docs/CONFIG.md). */
+	if (v.proto == IPPROTO_UDP && v.health.type != SL_HC_UDP)
+		v.health.type = SL_HC_NONE;
 	if (!v.health.port)
 		v.health.port = v.port;
 	if (!v.health.port)

@@ -693,3 +693,28 @@ Test(config, enum_names)
 	cr_assert_str_eq(cfg_proto_name(1), "unknown");
 	cr_assert_str_eq(cfg_hc_type_name((enum sl_hc_type)42), "unknown");
 }
+
+Test(config, udp_vips_are_not_tcp_checked_by_default)
+{
+	const char *base =
+		"interfaces = ( { name = \"eth0\"; } );\n"
+		"source = { ipv4 = \"10.0.0.1\"; };\n"
+		"%s\n"
+		"vips = ( { name = \"u\"; address = \"10.0.0.100\"; port = 53; protocol = \"udp\";\n"
+		"           backends = ( { address = \"10.1.0.1\"; } ); },\n"
+		"         { name = \"t\"; address = \"10.0.0.100\"; port = 80; protocol = \"tcp\";\n"
+		"           backends = ( { address = \"10.1.0.1\"; } ); } );\n";
+	struct sl_config c = {};
+	char text[1024], err[256];
+
+	snprintf(text, sizeof(text), base, "");
+	cr_assert_eq(parse(text, &c, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(c.vips[0].backends[0].health.type, SL_HC_NONE, "UDP VIP got a TCP check");
+	cr_assert_eq(c.vips[1].backends[0].health.type, SL_HC_TCP, "TCP VIP lost its default");
+	cfg_free(&c);
+	/* Asked for explicitly, even globally, it is honoured. */
+	snprintf(text, sizeof(text), base, "health = { type = \"tcp\"; port = 53; };");
+	cr_assert_eq(parse(text, &c, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(c.vips[0].backends[0].health.type, SL_HC_TCP);
+	cfg_free(&c);
+}
