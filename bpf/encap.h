@@ -24,11 +24,13 @@ const volatile __u32 sl_mtu = 1500;
  * Find the next-hop MAC toward @be when the control plane has not stored
  * one, with the kernel FIB. The kernel answers only where forwarding is on
  * for the receiving interface (net.ipv4.conf.IF.forwarding), even with
- * BPF_FIB_LOOKUP_OUTPUT. Returns SL_CONTINUE with @dmac filled, or a reason.
+ * BPF_FIB_LOOKUP_OUTPUT. Returns SL_CONTINUE with @dmac and @egress filled,
+ * or a reason.
  */
 static __always_inline int nexthop_fib(struct xdp_md *ctx,
 				       const struct sl_backend *be,
-				       const struct sl_vip_meta *vip, __u8 *dmac)
+				       const struct sl_vip_meta *vip, __u8 *dmac,
+				       __u32 *egress)
 {
 	struct bpf_fib_lookup fib = {};
 	int rc;
@@ -43,11 +45,12 @@ static __always_inline int nexthop_fib(struct xdp_md *ctx,
 		__builtin_memcpy(fib.ipv6_src, vip->src6, sizeof(fib.ipv6_src));
 		__builtin_memcpy(fib.ipv6_dst, be->addr, sizeof(fib.ipv6_dst));
 	}
-	/* OUTPUT: look up as the sender; the host need not enable forwarding. */
+	/* OUTPUT: look up as the sender (skips the check for an input route). */
 	rc = bpf_fib_lookup(ctx, &fib, sizeof(fib), BPF_FIB_LOOKUP_OUTPUT);
 	if (rc != BPF_FIB_LKUP_RET_SUCCESS)
 		return SL_DROP_NO_NEXTHOP;
 	__builtin_memcpy(dmac, fib.dmac, ETH_ALEN);
+	*egress = fib.ifindex;
 	return SL_CONTINUE;
 }
 
@@ -95,11 +98,13 @@ static __always_inline void outer_ipv6(struct ipv6hdr *o, const struct sl_pkt *p
 /*
  * Prepend an outer IP header for @be in front of the IP packet of @p, keeping
  * the Ethernet header (and VLAN tag) in front, addressed to the next hop.
- * The inner packet is not touched. Returns SL_TX_ENCAP or a drop reason.
+ * The inner packet is not touched; bytes after it (Ethernet padding) are
+ * trimmed. Returns SL_TX_ENCAP with *egress set to the interface to send on
+ * (0: the receiving one), or a reason.
  */
 static __always_inline int encap(struct xdp_md *ctx, const struct sl_pkt *p,
 				 const struct sl_vip_meta *vip,
-				 const struct sl_backend *be)
+				 const struct sl_backend *be, __u32 *egress)
 {
 	void *data = (void *)(long)ctx->data;
 	void *data_end = (void *)(long)ctx->data_end;
@@ -115,18 +120,22 @@ static __always_inline int encap(struct xdp_md *ctx, const struct sl_pkt *p,
 	if (p->l3_len + len > sl_mtu)
 		return SL_DROP_TOO_BIG;
 
-	if (be->flags & SL_BE_F_MAC) {
-		__builtin_memcpy(dmac, be->mac, ETH_ALEN);
-	} else {
-		rc = nexthop_fib(ctx, be, vip, dmac);
-		if (rc >= 0)
-			return rc;
-	}
-
 	/* Save the L2 header: adjust_head invalidates every packet pointer. */
 	if ((void *)(eth + 1) > data_end)
 		return SL_DROP_ADJUST;
 	old_eth = *eth;
+	/* Our MAC becomes the source: a group address cannot be one. */
+	if (old_eth.h_dest[0] & 1)
+		return SL_PASS_L2_MULTICAST;
+
+	if (be->flags & SL_BE_F_MAC) {
+		__builtin_memcpy(dmac, be->mac, ETH_ALEN);
+		*egress = be->ifindex;
+	} else {
+		rc = nexthop_fib(ctx, be, vip, dmac, egress);
+		if (rc >= 0)
+			return rc;
+	}
 	if (p->l2_len > sizeof(*eth)) {
 		vlan = (void *)(eth + 1);
 		if ((void *)(vlan + 1) > data_end)
@@ -134,6 +143,10 @@ static __always_inline int encap(struct xdp_md *ctx, const struct sl_pkt *p,
 		old_vlan = *vlan;
 	}
 
+	/* Bytes past the IP packet (Ethernet padding) would ride inside the tunnel. */
+	if (data_end - data > p->l2_len + p->l3_len &&
+	    bpf_xdp_adjust_tail(ctx, (int)(p->l2_len + p->l3_len) - (int)(data_end - data)))
+		return SL_DROP_ADJUST;
 	if (bpf_xdp_adjust_head(ctx, -len))
 		return SL_DROP_ADJUST;
 	data = (void *)(long)ctx->data;

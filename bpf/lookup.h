@@ -46,11 +46,17 @@ static __always_inline bool is_vip_address(const struct sl_pkt *p)
 	return bpf_map_lookup_elem(&sluice_vips, &vk) != NULL;
 }
 
-/* Returns true when a flow-table entry may still be used. */
+/*
+ * Returns true when a flow-table entry may still be used: same slot
+ * occupant, not down, and still a backend of the VIP the packet matched (a
+ * more specific VIP added later takes its flows over).
+ */
 static __always_inline bool is_flow_valid(const struct sl_flow *f,
-					  const struct sl_backend *be)
+					  const struct sl_backend *be,
+					  const struct sl_vip_meta *vip)
 {
-	return be->family && be->gen == f->gen && !(be->flags & SL_BE_F_DOWN);
+	return be->family && be->gen == f->gen && be->vip == vip->id &&
+	       !(be->flags & SL_BE_F_DOWN);
 }
 
 /*
@@ -72,7 +78,7 @@ static __always_inline int backend_pick(const struct sl_pkt *p,
 	if (f) {
 		*be_id = f->backend;
 		*be = bpf_map_lookup_elem(&sluice_backends, be_id);
-		if (*be && is_flow_valid(f, *be)) {
+		if (*be && is_flow_valid(f, *be, vip)) {
 			__u32 now = sl_clock;
 
 			/* At most one store per flow and second: keep the line clean. */

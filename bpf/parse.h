@@ -137,7 +137,7 @@ static __always_inline int parse_l4(struct sl_pkt *p, void *l4, void *l3_end,
 
 		if ((void *)(th + 1) > data_end || (void *)(th + 1) > l3_end)
 			return SL_DROP_BAD_L4;
-		if (th->doff < 5)
+		if (th->doff < 5 || (long)th->doff * 4 > (long)(l3_end - l4))
 			return SL_DROP_BAD_L4;
 		p->key.sport = th->source;
 		p->key.dport = th->dest;

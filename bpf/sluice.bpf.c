@@ -19,7 +19,7 @@ int sluice_xdp(struct xdp_md *ctx)
 	struct sl_pkt p = {};
 	struct sl_vip_meta *vip;
 	struct sl_backend *be;
-	__u32 be_id;
+	__u32 be_id, egress = 0;
 	bool is_new;
 	void *l4;
 	int rc;
@@ -51,10 +51,15 @@ int sluice_xdp(struct xdp_md *ctx)
 	if (rc >= 0)
 		return verdict(rc);
 
-	rc = encap(ctx, &p, vip, be);
-	if (rc == SL_TX_ENCAP)
-		count_forward(vip->id, be_id, bytes, is_new);
-	return verdict(rc);
+	rc = encap(ctx, &p, vip, be, &egress);
+	if (rc != SL_TX_ENCAP)
+		return verdict(rc);
+	count_forward(vip->id, be_id, bytes, is_new);
+	if (egress && egress != ctx->ingress_ifindex) {
+		verdict(SL_TX_REDIRECT);
+		return bpf_redirect(egress, 0);
+	}
+	return verdict(SL_TX_ENCAP);
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

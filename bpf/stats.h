@@ -5,7 +5,10 @@
 
 #include "maps.h"
 
-/* Count one packet under @reason; returns the XDP action the reason implies. */
+/*
+ * Count one packet under @reason; returns the XDP action the reason implies
+ * (for SL_TX_REDIRECT the caller returns bpf_redirect()'s verdict instead).
+ */
 static __always_inline int verdict(__u32 reason)
 {
 	struct sl_reason_count *c;

@@ -62,8 +62,9 @@ struct sl_backend {
 	__u8 family;		/* SL_FAMILY_V4 or SL_FAMILY_V6; 0 = slot unused */
 	__u8 flags;		/* SL_BE_F_* */
 	__u8 mac[6];		/* next-hop Ethernet address toward the backend */
-	__u32 gen;		/* bumped each time the slot is given out */
+	__u32 gen;		/* bumped each time the slot is given out; kept when freed */
 	__u32 vip;		/* id of the VIP it serves (lets a restart adopt it) */
+	__u32 ifindex;		/* egress interface toward the next hop; 0 = the receiving one */
 };
 
 /* sluice_flows key: the 5-tuple as seen on the wire. */
@@ -103,6 +104,7 @@ enum sl_reason {
 	SL_PASS_FRAGMENT,	/* a fragment not addressed to a VIP */
 	SL_PASS_IPV6_EXT,	/* IPv6 with extension headers */
 	SL_PASS_SHORT_L2,	/* frame too short for Ethernet/VLAN */
+	SL_PASS_L2_MULTICAST,	/* to a VIP, but an Ethernet broadcast/multicast frame */
 	SL_DROP_BAD_IP,		/* truncated IP header, IHL < 5, bad length */
 	SL_DROP_BAD_L4,		/* TCP/UDP header truncated, to a VIP */
 	SL_DROP_FRAGMENT,	/* fragment addressed to a VIP address */
@@ -112,7 +114,8 @@ enum sl_reason {
 	SL_DROP_TOO_BIG,	/* encapsulated packet would exceed the MTU */
 	SL_DROP_NO_NEXTHOP,	/* next-hop MAC unknown and FIB lookup failed */
 	SL_DROP_ADJUST,		/* bpf_xdp_adjust_head failed */
-	SL_TX_ENCAP,		/* encapsulated and sent */
+	SL_TX_ENCAP,		/* encapsulated and sent back out (XDP_TX) */
+	SL_TX_REDIRECT,		/* encapsulated and sent out another interface */
 	SL_REASON_MAX,
 };
 
@@ -124,7 +127,7 @@ struct sl_reason_count {
 #ifndef __bpf__
 _Static_assert(sizeof(struct sl_vip_key) == 20, "sl_vip_key layout");
 _Static_assert(sizeof(struct sl_vip_meta) == 28, "sl_vip_meta layout");
-_Static_assert(sizeof(struct sl_backend) == 32, "sl_backend layout");
+_Static_assert(sizeof(struct sl_backend) == 36, "sl_backend layout");
 _Static_assert(sizeof(struct sl_flow_key) == 40, "sl_flow_key layout");
 _Static_assert(sizeof(struct sl_flow) == 12, "sl_flow layout");
 _Static_assert(sizeof(struct sl_counters) == 24, "sl_counters layout");

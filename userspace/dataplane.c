@@ -27,6 +27,7 @@ static const char *const reason_names[SL_REASON_MAX] = {
 	[SL_PASS_FRAGMENT] = "pass_fragment",
 	[SL_PASS_IPV6_EXT] = "pass_ipv6_ext",
 	[SL_PASS_SHORT_L2] = "pass_short_l2",
+	[SL_PASS_L2_MULTICAST] = "pass_l2_multicast",
 	[SL_DROP_BAD_IP] = "drop_bad_ip",
 	[SL_DROP_BAD_L4] = "drop_bad_l4",
 	[SL_DROP_FRAGMENT] = "drop_fragment",
@@ -37,6 +38,7 @@ static const char *const reason_names[SL_REASON_MAX] = {
 	[SL_DROP_NO_NEXTHOP] = "drop_no_nexthop",
 	[SL_DROP_ADJUST] = "drop_adjust",
 	[SL_TX_ENCAP] = "tx_encap",
+	[SL_TX_REDIRECT] = "tx_redirect",
 };
 
 const char *dp_reason_name(__u32 reason)
@@ -183,12 +185,34 @@ int dp_vip_del(struct dp *dp, const struct sl_vip_key *key)
 	int fd = bpf_map__fd(dp->skel->maps.sluice_vips);
 	struct sl_vip_key mk = marker_key(key);
 
+	int err = 0;
+
 	if (key->proto == 0)
 		return -EINVAL;
 	if (bpf_map_delete_elem(fd, key))
-		return -errno;
+		err = -errno;
+	/* Even when the VIP was already gone: a crash may have left the marker. */
 	if (!has_other_vip(dp, key) && bpf_map_delete_elem(fd, &mk) && errno != ENOENT)
 		return -errno;
+	return err;
+}
+
+int dp_markers_prune(struct dp *dp)
+{
+	int fd = bpf_map__fd(dp->skel->maps.sluice_vips);
+	struct sl_vip_key k, next, dead[64];
+	void *prev = NULL;
+	int n = 0;
+
+	while (!bpf_map_get_next_key(fd, prev, &next)) {
+		k = next;
+		prev = &k;
+		if (k.proto == 0 && !has_other_vip(dp, &k) && n < 64)
+			dead[n++] = k;
+	}
+	for (int i = 0; i < n; i++)
+		if (bpf_map_delete_elem(fd, &dead[i]) && errno != ENOENT)
+			return -errno;
 	return 0;
 }
 
@@ -367,8 +391,18 @@ int dp_vip_apply(struct dp *dp, const struct sl_vip_key *key,
 		err = 0;	/* unchanged: touch nothing */
 		goto out;
 	}
+	/*
+	 * Slots first, but a backend going DOWN keeps its old flag until the
+	 * table without it is live: flagged earlier, its flows would re-pick
+	 * from the old table and land on it again.
+	 */
 	for (i = 0; i < n; i++) {
-		err = dp_backend_set(dp, be[i].id, &be[i].be);
+		struct sl_backend v = be[i].be, cur;
+
+		if ((v.flags & SL_BE_F_DOWN) && !dp_backend_get(dp, be[i].id, &cur) &&
+		    cur.family && !(cur.flags & SL_BE_F_DOWN))
+			v.flags &= (__u8)~SL_BE_F_DOWN;
+		err = dp_backend_set(dp, be[i].id, &v);
 		if (err)
 			goto out;
 	}
@@ -378,6 +412,13 @@ int dp_vip_apply(struct dp *dp, const struct sl_vip_key *key,
 		err = 0;
 	if (err)
 		goto out;
+	for (i = 0; i < n; i++) {
+		if (be[i].be.flags & SL_BE_F_DOWN) {
+			err = dp_backend_set(dp, be[i].id, &be[i].be);
+			if (err)
+				goto out;
+		}
+	}
 	err = dp_vip_set(dp, key, meta);
 out:
 	free(scratch);
@@ -457,6 +498,29 @@ static int percpu_zero(struct dp *dp, struct bpf_map *map, __u32 n, size_t size)
 		err = sys_err(bpf_map_update_elem(bpf_map__fd(map), &i, zero, BPF_ANY));
 	free(zero);
 	return err;
+}
+
+/* Zero one per-CPU value of @map at @id. */
+static int percpu_zero_one(struct dp *dp, struct bpf_map *map, __u32 id, size_t size)
+{
+	void *zero = calloc(dp->ncpus, size);
+	int err;
+
+	if (!zero)
+		return -ENOMEM;
+	err = sys_err(bpf_map_update_elem(bpf_map__fd(map), &id, zero, BPF_ANY));
+	free(zero);
+	return err;
+}
+
+int dp_vip_stats_reset(struct dp *dp, __u32 id)
+{
+	return percpu_zero_one(dp, dp->skel->maps.sluice_vip_st, id, sizeof(struct sl_counters));
+}
+
+int dp_backend_stats_reset(struct dp *dp, __u32 id)
+{
+	return percpu_zero_one(dp, dp->skel->maps.sluice_be_st, id, sizeof(struct sl_counters));
 }
 
 int dp_stats_reset(struct dp *dp)

@@ -89,6 +89,13 @@ int dp_backend_stats(struct dp *dp, __u32 id, struct sl_counters *out);
 /* Sum the per-CPU reason counters into @out[SL_REASON_MAX]. Returns 0 or -errno. */
 int dp_reason_stats(struct dp *dp, __u64 *out);
 
+/* Zero the counters of one VIP / backend slot (a slot given to someone new). */
+int dp_vip_stats_reset(struct dp *dp, __u32 id);
+int dp_backend_stats_reset(struct dp *dp, __u32 id);
+
+/* Remove address markers no service VIP uses (left by a crash). Returns 0 or -errno. */
+int dp_markers_prune(struct dp *dp);
+
 /* Zero every counter (tests and `stats reset`). Returns 0 or -errno. */
 int dp_stats_reset(struct dp *dp);
 

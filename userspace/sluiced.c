@@ -60,6 +60,7 @@ struct daemon {
 	struct iface_status *ifs;
 	__u32 n_ifs;
 	time_t started;
+	bool applied;		/* running holds an applied state */
 	bool stop;
 	bool teardown;
 };
@@ -270,8 +271,13 @@ static int set_backend_down(struct daemon *d, const struct sl_cfg_vip *cv,
 		return 0;
 	rb->down = down;
 	ret = state_apply_vip(&d->st, d->dp, d->nl, &d->running, cv, err, sizeof(err));
-	if (ret)
+	if (ret) {
+		/* Not in the maps: keep the old value so the next change retries. */
+		rb = state_backend(state_vip(&d->st, cv->name), b);
+		if (rb)
+			rb->down = !down;
 		pr_warn("%s", err);
+	}
 	return ret;
 }
 
@@ -313,7 +319,11 @@ static void on_health_change(void *ctx, const char *vip, const struct sl_addr *b
 	set_backend_down(d, cv, b, !up);
 }
 
-/* Apply @cfg as the new running state. On failure the old state is re-applied. */
+/*
+ * Apply @cfg as the new running state (taking it over on success). On
+ * failure the previous running state is applied again; at start-up there is
+ * none, and the maps are left as adopted rather than emptied.
+ */
 static int apply_running(struct daemon *d, struct sl_config *cfg, char *err, size_t errlen)
 {
 	int ret = state_apply(&d->st, d->dp, d->nl, cfg, err, errlen);
@@ -321,13 +331,17 @@ static int apply_running(struct daemon *d, struct sl_config *cfg, char *err, siz
 	if (ret) {
 		char err2[256];
 
-		if (state_apply(&d->st, d->dp, d->nl, &d->running, err2, sizeof(err2)))
+		if (d->applied && state_apply(&d->st, d->dp, d->nl, &d->running, err2,
+					      sizeof(err2)))
 			pr_warn("restoring the previous state failed too: %s", err2);
+		if (d->applied)
+			sync_health(d);
 		return ret;
 	}
 	cfg_free(&d->running);
 	d->running = *cfg;
 	memset(cfg, 0, sizeof(*cfg));
+	d->applied = true;
 	sync_health(d);
 	if (d->st.unresolved)
 		pr_info("%u backend(s) have no resolved next hop yet; using the kernel FIB "
@@ -345,6 +359,7 @@ static bool needs_new_program(const struct sl_config *o, const struct sl_config 
 static int reload(struct daemon *d, char *err, size_t errlen)
 {
 	struct sl_config n = {}, copy = {};
+	struct dp *old, *ndp = NULL;
 	int ret;
 
 	ret = cfg_load(d->cfg_path, &n, err, errlen);
@@ -360,22 +375,25 @@ static int reload(struct daemon *d, char *err, size_t errlen)
 	if (strcmp(n.ctl_socket, d->running.ctl_socket) ||
 	    strcmp(n.ctl_group, d->running.ctl_group))
 		pr_warn("control socket settings change only at restart, ignoring");
+	old = d->dp;
 	if (needs_new_program(&d->running, &n)) {
-		struct dp *ndp = open_dataplane(&n);
-
+		/* Load it beside the attached one; swap only once everything applied. */
+		ndp = open_dataplane(&n);
 		if (!ndp) {
 			snprintf(err, errlen, "loading the program for the new hash_seed/mtu failed");
 			cfg_free(&n);
 			return -EIO;
 		}
-		dp_close(d->dp);
 		d->dp = ndp;
-		pr_info("hash_seed or mtu changed: new program loaded");
 	}
 	ret = cfg_clone(&copy, &n);
 	if (!ret)
 		ret = apply_running(d, &n, err, errlen);
 	if (ret) {
+		if (ndp) {
+			d->dp = old;
+			dp_close(ndp);
+		}
 		cfg_free(&n);
 		cfg_free(&copy);
 		return ret;
@@ -383,6 +401,10 @@ static int reload(struct daemon *d, char *err, size_t errlen)
 	cfg_free(&d->file);
 	d->file = copy;
 	attach_all(d, &d->running);
+	if (ndp) {
+		dp_close(old);
+		pr_info("hash_seed or mtu changed: new program swapped in");
+	}
 	pr_info("configuration %s applied", d->cfg_path);
 	return 0;
 }
@@ -415,7 +437,10 @@ static int runtime_change(struct daemon *d, struct sl_config *cand, char *err, s
 	free(buf);
 	if (ret)
 		return ret;
-	return apply_running(d, &v, err, errlen);
+	ret = apply_running(d, &v, err, errlen);
+	if (ret)
+		cfg_free(&v);
+	return ret;
 }
 
 /* ---- control handlers ------------------------------------------------------ */
@@ -989,12 +1014,13 @@ static int h_stats(void *ctx, struct json_object *args, struct json_object **dat
 	int ret;
 
 	*data = o;
+	json_object_object_add(o, "reasons", r);
+	json_object_object_add(o, "vips", vips);
 	ret = dp_reason_stats(d->dp, reasons);
 	if (ret)
 		return ret;
 	for (int i = 0; i < SL_REASON_MAX; i++)
 		jadd_int(r, dp_reason_name(i), (int64_t)reasons[i]);
-	json_object_object_add(o, "reasons", r);
 	for (__u32 i = 0; i < d->running.n_vips; i++) {
 		const struct sl_cfg_vip *cv = &d->running.vips[i];
 		struct rt_vip *v = state_vip(&d->st, cv->name);
@@ -1019,7 +1045,6 @@ static int h_stats(void *ctx, struct json_object *args, struct json_object **dat
 		json_object_object_add(vo, "backends", bes);
 		json_object_array_add(vips, vo);
 	}
-	json_object_object_add(o, "vips", vips);
 	return 0;
 }
 

@@ -83,10 +83,15 @@ static struct rt_backend *be_append(struct rt_vip *v)
 /* Free backend slot @id in the map and in @st. */
 static void be_release(struct rt_state *st, struct dp *dp, __u32 id)
 {
-	struct sl_backend zero = {};
+	struct sl_backend cur = {}, freed = {};
 
-	/* family 0 turns every flow entry naming the slot into a miss. */
-	dp_backend_set(dp, id, &zero);
+	/*
+	 * family 0 turns every flow entry naming the slot into a miss; the
+	 * generation stays, so a restarted daemon never hands it out again.
+	 */
+	dp_backend_get(dp, id, &cur);
+	freed.gen = cur.gen;
+	dp_backend_set(dp, id, &freed);
 	st->be_used[id] = 0;
 }
 
@@ -143,7 +148,12 @@ int state_adopt(struct rt_state *st, struct dp *dp)
 		struct rt_vip *v = NULL;
 		struct rt_backend *rb;
 
-		if (dp_backend_get(dp, id, &b) || !b.family)
+		if (dp_backend_get(dp, id, &b))
+			continue;
+		/* Free slots too: a generation must never come back. */
+		if (b.gen > st->next_gen)
+			st->next_gen = b.gen;
+		if (!b.family)
 			continue;
 		for (__u32 i = 0; i < st->n_vips; i++)
 			if (st->vips[i].id == b.vip)
@@ -162,10 +172,10 @@ int state_adopt(struct rt_state *st, struct dp *dp)
 		rb->down = b.flags & SL_BE_F_DOWN;
 		rb->has_mac = b.flags & SL_BE_F_MAC;
 		memcpy(rb->mac, b.mac, sizeof(rb->mac));
+		rb->ifindex = b.ifindex;
 		st->be_used[id] = 1;
-		if (b.gen > st->next_gen)
-			st->next_gen = b.gen;
 	}
+	dp_markers_prune(dp);
 	return 0;
 }
 
@@ -180,6 +190,7 @@ static bool be_resolve(struct nl *nl, struct rt_backend *b)
 		       b->addr.addr, &nh))
 		return b->has_mac;	/* keep what we had; retried later */
 	memcpy(b->mac, nh.mac, sizeof(b->mac));
+	b->ifindex = (__u32)nh.ifindex;
 	b->has_mac = true;
 	return true;
 }
@@ -198,6 +209,7 @@ static struct sl_backend be_value(const struct rt_vip *v, const struct rt_backen
 		memcpy(s.mac, b->mac, sizeof(s.mac));
 	s.gen = b->gen;
 	s.vip = v->id;
+	s.ifindex = b->has_mac ? b->ifindex : 0;
 	return s;
 }
 
@@ -235,6 +247,7 @@ static int vip_sync(struct rt_state *st, struct dp *dp, struct nl *nl,
 			b->addr = cb->addr;
 			b->id = (__u32)id;
 			b->gen = ++st->next_gen;
+			dp_backend_stats_reset(dp, b->id);	/* not the last occupant's */
 		}
 		b->seen = true;
 	}
@@ -252,8 +265,7 @@ static int vip_sync(struct rt_state *st, struct dp *dp, struct nl *nl,
 	for (i = 0; i < cv->n_backends; i++) {
 		struct rt_backend *b = state_backend(v, &cv->backends[i].addr);
 
-		if (!be_resolve(nl, b))
-			st->unresolved++;
+		be_resolve(nl, b);
 		if (!b->down && cv->backends[i].weight)
 			any_up = true;
 	}
@@ -284,6 +296,61 @@ static int vip_sync(struct rt_state *st, struct dp *dp, struct nl *nl,
 	return ret;
 }
 
+/* Backends without a resolved next hop. */
+static __u32 count_unresolved(const struct rt_state *st)
+{
+	__u32 n = 0;
+
+	for (__u32 i = 0; i < st->n_vips; i++)
+		for (__u32 j = 0; j < st->vips[i].n_be; j++)
+			n += !st->vips[i].be[j].has_mac && !st->vips[i].be[j].retiring;
+	return n;
+}
+
+/*
+ * Check, before anything is written, that @cfg fits in the free VIP and
+ * backend slots (counting what its removals free). VIPs are matched as
+ * state_apply() matches them (the 'seen' marks must be set). Returns 0 or
+ * -ENOSPC with @err set.
+ */
+static int plan_capacity(struct rt_state *st, const struct sl_config *cfg, char *err,
+			 size_t errlen)
+{
+	long free_vips = 0, free_be = 0, need_vips = 0, need_be = 0;
+
+	for (__u32 i = 0; i < SLUICE_MAX_VIPS; i++)
+		free_vips += !st->vip_used[i];
+	for (__u32 i = 0; i < SLUICE_MAX_BACKENDS; i++)
+		free_be += !st->be_used[i];
+	for (__u32 i = 0; i < st->n_vips; i++) {
+		if (st->vips[i].seen)
+			continue;
+		free_vips++;
+		free_be += st->vips[i].n_be;	/* removed with its VIP */
+	}
+	for (__u32 i = 0; i < cfg->n_vips; i++) {
+		struct rt_vip *v = state_vip(st, cfg->vips[i].name);
+
+		if (v && !v->seen)
+			v = NULL;	/* re-keyed: removed, then made anew */
+		need_vips += !v;
+		for (__u32 j = 0; j < cfg->vips[i].n_backends; j++)
+			need_be += !v || !state_backend(v, &cfg->vips[i].backends[j].addr);
+	}
+	if (need_vips > free_vips) {
+		snprintf(err, errlen, "not enough free VIP slots: %ld needed, %ld free (SLUICE_MAX_VIPS %d)",
+			 need_vips, free_vips, SLUICE_MAX_VIPS);
+		return -ENOSPC;
+	}
+	if (need_be > free_be) {
+		snprintf(err, errlen, "not enough free backend slots: %ld needed, %ld free "
+			 "(SLUICE_MAX_BACKENDS %d; removed backends keep theirs until their flows end)",
+			 need_be, free_be, SLUICE_MAX_BACKENDS);
+		return -ENOSPC;
+	}
+	return 0;
+}
+
 int state_apply(struct rt_state *st, struct dp *dp, struct nl *nl,
 		const struct sl_config *cfg, char *err, size_t errlen)
 {
@@ -312,6 +379,9 @@ int state_apply(struct rt_state *st, struct dp *dp, struct nl *nl,
 			}
 		}
 	}
+	ret = plan_capacity(st, cfg, err, errlen);
+	if (ret)
+		return ret;
 	/* Remove first, so a key that moves to a new name is free again. */
 	for (i = 0; i < st->n_vips;) {
 		if (st->vips[i].seen)
@@ -339,11 +409,13 @@ int state_apply(struct rt_state *st, struct dp *dp, struct nl *nl,
 			snprintf(v->name, sizeof(v->name), "%s", cv->name);
 			v->key = state_vip_key(cv);
 			v->id = (__u32)id;
+			dp_vip_stats_reset(dp, v->id);
 		}
 		ret = vip_sync(st, dp, nl, cfg, cv, v, err, errlen);
 		if (ret)
 			return ret;
 	}
+	st->unresolved = count_unresolved(st);
 	return 0;
 }
 

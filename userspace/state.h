@@ -17,6 +17,7 @@ struct rt_backend {
 	bool down;		/* health says down */
 	bool has_mac;		/* mac[] holds the resolved next hop */
 	__u8 mac[6];		/* next-hop MAC */
+	__u32 ifindex;		/* interface toward the next hop (0: unknown) */
 	bool seen;		/* scratch for state_apply() */
 	bool retiring;		/* removed from the config: out of the table, but its
 				 * slot stays until its flows end (state_reap) */

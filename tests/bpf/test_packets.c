@@ -519,6 +519,7 @@ static struct bad_case bad_cases[] = {
 	{ "IPv6 VIP with an IPv4 backend", { 6, "2001:db8:9::1", "2001:db8::101", 1000,
 					     80, 6 }, 0, -1, 0, -1, 0, XDP_DROP_,
 	  SL_DROP_FAMILY },
+	{ "TCP data offset past the packet", TCP4, 0, 32, 0xf0, -1, 0, XDP_DROP_, SL_DROP_BAD_L4 },
 	{ "too big after encapsulation", { 4, "192.0.2.1", "10.0.0.100", 1000, 80, 6,
 					   .payload = 1500 - 40 - 10 }, 0, -1, 0, -1, 0,
 	  XDP_DROP_, SL_DROP_TOO_BIG },
@@ -755,4 +756,69 @@ Test(pkt, flows_record_the_coarse_clock)
 	cr_assert_eq(counts[f.backend], 1);
 	cr_assert_eq(dp_flow_counts(dp, counts, &total, 1006), 0);
 	cr_assert_eq(total, 0, "a flow not seen since is not live");
+}
+
+Test(pkt, ethernet_padding_is_not_carried)
+{
+	struct pkt_spec s = { 4, "192.0.2.22", "10.0.0.100", 45000, 80, 6 };
+	__u8 in[PKT_MAX];
+	size_t len = pkt_build(&s, in);	/* 54 bytes: a bare TCP ACK */
+	__u32 want = expected_backend(&s, 1, false);
+
+	memset(in + len, 0xee, 6);	/* padded to the 60-byte minimum frame */
+	struct run r = run_pkt(in, len + 6);
+
+	cr_assert_eq(r.action, XDP_TX_);
+	cr_assert_eq(r.len, len + 20, "padding forwarded inside the tunnel");
+	check_ipip(&r, in, len, 14, want, be_addr_of(&fx[0], want));
+}
+
+Test(pkt, broadcast_frame_to_a_vip_passes)
+{
+	struct pkt_spec s = { 4, "192.0.2.23", "10.0.0.100", 45001, 80, 6 };
+	__u8 in[PKT_MAX];
+	size_t len = pkt_build(&s, in);
+
+	memset(in, 0xff, 6);
+	struct run r = run_pkt(in, len);
+
+	cr_assert_eq(r.action, XDP_PASS_);
+	cr_assert_arr_eq(r.out, in, len);
+	cr_assert_eq(reason(SL_PASS_L2_MULTICAST), 1);
+}
+
+Test(pkt, next_hop_on_another_interface_is_redirected)
+{
+	struct pkt_spec s = { 4, "192.0.2.24", "10.0.0.100", 45002, 80, 6 };
+	__u8 in[PKT_MAX];
+	size_t len = pkt_build(&s, in);
+	__u32 want = expected_backend(&s, 1, false);
+	struct sl_backend b;
+
+	cr_assert_eq(dp_backend_get(dp, want, &b), 0);
+	b.ifindex = 999;	/* not the receiving interface (lo in a test run) */
+	cr_assert_eq(dp_backend_set(dp, want, &b), 0);
+	struct run r = run_pkt(in, len);
+
+	cr_assert_eq(r.action, 4 /* XDP_REDIRECT */, "action %d", r.action);
+	cr_assert_eq(reason(SL_TX_REDIRECT), 1);
+	cr_assert_eq(reason(SL_TX_ENCAP), 0);
+}
+
+Test(pkt, a_more_specific_vip_takes_over_existing_flows)
+{
+	/* A flow of the whole-address VIP 10.0.0.101:0 to port 443 ... */
+	struct pkt_spec s = { 4, "192.0.2.25", "10.0.0.101", 45003, 443, 6 };
+	__u8 in[PKT_MAX];
+	size_t len = pkt_build(&s, in);
+	struct run r = run_pkt(in, len);
+
+	cr_assert_eq(r.action, XDP_TX_);
+	cr_assert_geq(out_backend(&r), 30);
+	cr_assert_lt(out_backend(&r), 34);
+	/* ... then 10.0.0.101:443 becomes its own VIP with other backends. */
+	struct fx_vip v = { "10.0.0.101", 443, 6, 8, 0, { "10.1.0.7", "10.1.0.8" }, 70 };
+	apply_vip(&v, ~0U);
+	r = run_pkt(in, len);
+	cr_assert_geq(out_backend(&r), 70, "flow stayed with the old VIP's backend");
 }

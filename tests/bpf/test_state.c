@@ -177,3 +177,26 @@ Test(state, adoption_rebuilds_slots_from_the_maps)
 	cr_assert(b->down, "DOWN flag not adopted");
 	state_free(&again);
 }
+
+Test(state, a_freed_slot_never_gets_an_old_generation_back)
+{
+	__u32 counts[SLUICE_MAX_BACKENDS] = {};
+	__u32 gen3 = be("10.1.0.3")->gen;
+	struct rt_state again = {};
+	char err[256];
+
+	/* 10.1.0.3 leaves the config and is reaped: its slot is free. */
+	cfg_free(&cfg);
+	cr_assert_eq(cfg_parse_string("interfaces = ( { name = \"lo\"; } );\n"
+				      "source = { ipv4 = \"10.0.0.1\"; };\n"
+				      "vips = ( { name = \"web\"; address = \"10.0.0.100\"; port = 80;\n"
+				      "  protocol = \"tcp\"; health = { type = \"none\"; };\n"
+				      "  backends = ( { address = \"10.1.0.1\"; }, { address = \"10.1.0.2\"; } ); } );\n",
+				      "t.conf", &cfg, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(state_apply(&st, dp, NULL, &cfg, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(state_reap(&st, dp, counts, 1, 600), 0);
+	/* A restarted daemon adopts the maps and hands out a new slot. */
+	cr_assert_eq(state_adopt(&again, dp), 0);
+	cr_assert_geq(again.next_gen, gen3, "generation %u could be handed out again", gen3);
+	state_free(&again);
+}

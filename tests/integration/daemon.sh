@@ -171,6 +171,25 @@ test_broken_reload_changes_nothing() {
 	cp "$SL_TMP/good.conf" "$CONF"
 }
 
+test_new_hash_seed_swaps_the_program_only_when_applied() {
+	send_udp 3
+	id=$(ctlj status | jq '.interfaces[0].prog_id')
+	cp "$CONF" "$SL_TMP/good.conf"
+	# A new seed with a broken VIP: nothing may change, the program included.
+	{ echo 'hash_seed = 0x1234;'; cat "$SL_TMP/good.conf"; } >"$CONF"
+	sed -i 's/"10.201.0.13"/"10.201.0.300"/' "$CONF"
+	if ctl reload 2>/dev/null; then fail "broken config accepted"; fi
+	check "program kept after a failed reload" [ "$(ctlj status | jq '.interfaces[0].prog_id')" = "$id" ]
+	{ echo 'hash_seed = 0x1234;'; cat "$SL_TMP/good.conf"; } >"$CONF"
+	ctl reload
+	st=$(ctlj status)
+	check "new program attached" [ "$(echo "$st" | jq '.interfaces[0].prog_id')" != "$id" ]
+	check "still attached" [ "$(echo "$st" | jq '.interfaces[0].attached')" = true ]
+	check "flows kept" [ "$(echo "$st" | jq .flows)" -gt 0 ]
+	cp "$SL_TMP/good.conf" "$CONF"
+	ctl reload
+}
+
 test_kill9_keeps_forwarding_and_restart_adopts() {
 	send_udp 5
 	f=$(flows)
@@ -178,9 +197,10 @@ test_kill9_keeps_forwarding_and_restart_adopts() {
 	kill -9 "$(daemon_pid)"
 	wait_for 5 "sluiced gone" sh -c "! kill -0 $(daemon_pid) 2>/dev/null"
 	check "program still attached" sh -c "ip -n $SL_RUN-lb link show sl-l0 | grep -q prog/xdp"
-	before=$(bpftool -j map dump pinned "$SL_BPFFS/sluice_reasons" | jq '[.[].formatted | select(.key == 15) | .values[].value.packets] | add')
+	# 16 = SL_TX_ENCAP (include/sluice_abi.h)
+	before=$(bpftool -j map dump pinned "$SL_BPFFS/sluice_reasons" | jq '[.[].formatted | select(.key == 16) | .values[].value.packets] | add')
 	send_udp 3
-	after=$(bpftool -j map dump pinned "$SL_BPFFS/sluice_reasons" | jq '[.[].formatted | select(.key == 15) | .values[].value.packets] | add')
+	after=$(bpftool -j map dump pinned "$SL_BPFFS/sluice_reasons" | jq '[.[].formatted | select(.key == 16) | .values[].value.packets] | add')
 	check "forwarding without the daemon ($before -> $after)" [ "$after" -ge $((before + 3)) ]
 	start_sluiced
 	check "flow table intact" [ "$(flows)" -ge "$f" ]
