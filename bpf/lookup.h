@@ -46,48 +46,83 @@ static __always_inline bool is_vip_address(const struct sl_pkt *p)
 	return bpf_map_lookup_elem(&sluice_vips, &vk) != NULL;
 }
 
-/*
- * Returns true when a flow-table entry may still be used: same slot
- * occupant, not down, and still a backend of the VIP the packet matched (a
- * more specific VIP added later takes its flows over).
- */
-static __always_inline bool is_flow_valid(const struct sl_flow *f,
-					  const struct sl_backend *be,
-					  const struct sl_vip_meta *vip)
+/* Set before load: flow-table inserts allowed per CPU per second; 0 = no limit. */
+const volatile __u32 sl_flow_limit = 0;
+
+/* Returns true when the destination of @p may be a VIP (one array read). */
+static __always_inline bool is_vip_candidate(const struct sl_pkt *p)
 {
-	return be->family && be->gen == f->gen && be->vip == vip->id &&
-	       !(be->flags & SL_BE_F_DOWN);
+	__u32 zero = 0, bit = sl_vip_bit(p->key.dst, p->key.family);
+	struct sl_vip_bits *b = bpf_map_lookup_elem(&sluice_vip_bits, &zero);
+
+	if (!b)
+		return true;
+	return (b->w[(bit / 64) & (SL_VIP_BITS / 64 - 1)] >> (bit % 64)) & 1;
 }
 
 /*
- * Choose the backend for @p: the flow table first; on a miss (or an entry
- * whose backend went down or was replaced) hash into the VIP's Maglev table
- * and remember the choice. Returns SL_CONTINUE with *be_id, *be and *is_new
- * set, or a drop reason.
+ * The fast path: a known flow. Valid only while its backend slot holds the
+ * same occupant (gen) and is not down; the VIP comes from the slot, so no
+ * VIP lookup is needed. Returns true with *be_id, *be and *vip set.
+ */
+static __always_inline bool flow_lookup(const struct sl_pkt *p, __u32 *be_id,
+					struct sl_backend **be, struct sl_vip_meta **vip)
+{
+	struct sl_flow *f;
+	__u32 now;
+
+	f = bpf_map_lookup_elem(&sluice_flows, &p->key);
+	if (!f)
+		return false;
+	*be_id = f->backend;
+	*be = bpf_map_lookup_elem(&sluice_backends, be_id);
+	if (!*be || !(*be)->family || (*be)->gen != f->gen || ((*be)->flags & SL_BE_F_DOWN))
+		return false;
+	*vip = bpf_map_lookup_elem(&sluice_vip_ids, &(*be)->vip);
+	if (!*vip)
+		return false;
+	/* At most one store per flow and second: keep the line clean. */
+	now = sl_clock;
+	if (f->seen != now)
+		f->seen = now;
+	return true;
+}
+
+/*
+ * Returns true while this CPU may insert into the flow table this second.
+ * Above the limit a flood of new flows is served from the Maglev table
+ * without being remembered: inserting (and evicting) is the most expensive
+ * step, and a flow not remembered only moves if the backend set changes.
+ */
+static __always_inline bool is_insert_allowed(void)
+{
+	__u32 zero = 0, now = sl_clock;
+	struct sl_rate *r;
+
+	if (!sl_flow_limit)
+		return true;
+	r = bpf_map_lookup_elem(&sluice_rate, &zero);
+	if (!r)
+		return true;
+	if (r->sec != now) {
+		r->sec = now;
+		r->count = 0;
+	}
+	return ++r->count <= sl_flow_limit;
+}
+
+/*
+ * A flow the table does not know (or whose entry went stale): hash into the
+ * VIP's Maglev table and remember the choice. Returns SL_CONTINUE with
+ * *be_id and *be set, or a drop reason.
  */
 static __always_inline int backend_pick(const struct sl_pkt *p,
 					const struct sl_vip_meta *vip,
-					__u32 *be_id, struct sl_backend **be,
-					bool *is_new)
+					__u32 *be_id, struct sl_backend **be)
 {
-	struct sl_flow *f, nf;
+	struct sl_flow nf;
 	__u32 hash, idx, *slot;
 	void *ring;
-
-	f = bpf_map_lookup_elem(&sluice_flows, &p->key);
-	if (f) {
-		*be_id = f->backend;
-		*be = bpf_map_lookup_elem(&sluice_backends, be_id);
-		if (*be && is_flow_valid(f, *be, vip)) {
-			__u32 now = sl_clock;
-
-			/* At most one store per flow and second: keep the line clean. */
-			if (f->seen != now)
-				f->seen = now;
-			*is_new = false;
-			return SL_CONTINUE;
-		}
-	}
 
 	if (vip->flags & SL_VIP_F_SRC_HASH)
 		hash = sl_hash_src(&p->key, sl_hash_seed);
@@ -106,11 +141,12 @@ static __always_inline int backend_pick(const struct sl_pkt *p,
 	if (!*be || !(*be)->family)
 		return SL_DROP_NO_BACKEND;
 
-	nf.backend = *be_id;
-	nf.gen = (*be)->gen;
-	nf.seen = sl_clock;
-	bpf_map_update_elem(&sluice_flows, &p->key, &nf, BPF_ANY);
-	*is_new = true;
+	if (is_insert_allowed()) {
+		nf.backend = *be_id;
+		nf.gen = (*be)->gen;
+		nf.seen = sl_clock;
+		bpf_map_update_elem(&sluice_flows, &p->key, &nf, BPF_ANY);
+	}
 	return SL_CONTINUE;
 }
 

@@ -17,6 +17,30 @@ struct {
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 } sluice_vips SEC(".maps");
 
+/* VIP id -> the same sl_vip_meta as in sluice_vips, for the flow fast path. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, SLUICE_MAX_VIPS);
+	__type(key, __u32);
+	__type(value, struct sl_vip_meta);
+} sluice_vip_ids SEC(".maps");
+
+/* One entry: the filter of VIP addresses. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct sl_vip_bits);
+} sluice_vip_bits SEC(".maps");
+
+/* Per CPU: flow-table inserts this second, for the new-flow limit. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct sl_rate);
+} sluice_rate SEC(".maps");
+
 /* One Maglev table generation: table index -> backend id. */
 struct sl_ring {
 	__uint(type, BPF_MAP_TYPE_ARRAY);

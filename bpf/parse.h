@@ -36,6 +36,7 @@ struct sl_pkt {
 	__u32 l3_proto;		/* bpf_htons(ETH_P_IP) or bpf_htons(ETH_P_IPV6) */
 	__u8 tos;		/* IPv4 TOS or IPv6 traffic class */
 	__u8 is_frag;		/* IPv4 or IPv6 fragment */
+	__u8 is_syn;		/* TCP SYN without ACK: a connection starts */
 };
 
 /* Parse Ethernet and one optional VLAN tag; returns SL_CONTINUE or a reason. */
@@ -141,6 +142,7 @@ static __always_inline int parse_l4(struct sl_pkt *p, void *l4, void *l3_end,
 			return SL_DROP_BAD_L4;
 		p->key.sport = th->source;
 		p->key.dport = th->dest;
+		p->is_syn = th->syn && !th->ack;
 	} else {
 		struct udphdr *uh = l4;
 		__u32 len;

@@ -43,13 +43,19 @@ int sluice_xdp(struct xdp_md *ctx)
 	if (rc >= 0)
 		return verdict(rc);
 
-	vip = vip_lookup(&p);
-	if (!vip)
+	if (!is_vip_candidate(&p))
 		return verdict(SL_PASS_NOT_VIP);
 
-	rc = backend_pick(&p, vip, &be_id, &be, &is_new);
-	if (rc >= 0)
-		return verdict(rc);
+	/* A SYN starts a connection: no entry to find, skip the lookup. */
+	is_new = p.is_syn || !flow_lookup(&p, &be_id, &be, &vip);
+	if (is_new) {
+		vip = vip_lookup(&p);
+		if (!vip)
+			return verdict(SL_PASS_NOT_VIP);
+		rc = backend_pick(&p, vip, &be_id, &be);
+		if (rc >= 0)
+			return verdict(rc);
+	}
 
 	rc = encap(ctx, &p, vip, be, &egress);
 	if (rc != SL_TX_ENCAP)

@@ -19,6 +19,9 @@
 #define SLUICE_MAX_FLOWS (1U << 20)	/* default flow-table entries */
 #endif
 
+/* Bits in sluice_vip_bits: a filter of VIP addresses (power of two). */
+#define SL_VIP_BITS 65536
+
 /* Address families as stored in keys and values (not AF_*: BPF has no libc). */
 #define SL_FAMILY_V4 4
 #define SL_FAMILY_V6 6
@@ -85,6 +88,21 @@ struct sl_flow {
 	__u32 seen;		/* sl_clock when last seen (seconds, coarse) */
 };
 
+/*
+ * sluice_vip_bits value: bit sl_vip_bit(addr) is set for every VIP address,
+ * so most packets for other addresses pass after one array read. A set bit
+ * only means "maybe": the VIP lookup decides.
+ */
+struct sl_vip_bits {
+	__u64 w[SL_VIP_BITS / 64];	/* the bits */
+};
+
+/* sluice_rate value (per CPU): flow-table inserts in the current second. */
+struct sl_rate {
+	__u32 sec;		/* sl_clock of the count */
+	__u32 count;		/* inserts in that second */
+};
+
 /* Traffic counters, per VIP (sluice_vip_st) and per backend (sluice_be_st). */
 struct sl_counters {
 	__u64 packets;		/* packets forwarded */
@@ -131,6 +149,7 @@ _Static_assert(sizeof(struct sl_backend) == 36, "sl_backend layout");
 _Static_assert(sizeof(struct sl_flow_key) == 40, "sl_flow_key layout");
 _Static_assert(sizeof(struct sl_flow) == 12, "sl_flow layout");
 _Static_assert(sizeof(struct sl_counters) == 24, "sl_counters layout");
+_Static_assert(sizeof(struct sl_rate) == 8, "sl_rate layout");
 #endif
 
 #endif /* SLUICE_ABI_H */

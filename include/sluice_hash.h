@@ -68,4 +68,15 @@ SL_INLINE __u32 sl_hash_src(const struct sl_flow_key *k, __u32 seed)
 	return sl_hash_final(h, k->family | 0x100);
 }
 
+/* Bit of sluice_vip_bits for destination @addr (family @family). */
+SL_INLINE __u32 sl_vip_bit(const __be32 *addr, __u8 family)
+{
+	__u32 a = addr[0];
+
+	if (family == SL_FAMILY_V6)
+		a ^= addr[1] ^ addr[2] ^ addr[3];
+	/* Fibonacci hashing: the high bits of the product are well mixed. */
+	return (a * 0x9e3779b1U) >> 16;
+}
+
 #endif /* SLUICE_HASH_H */

@@ -885,7 +885,7 @@ static int hc_need_port(struct pctx *c, unsigned int line, const char *path,
 /* ---- the document -------------------------------------------------------- */
 
 static const char *const top_keys[] = {
-	"hash_seed", "bpffs", "flow_table_size", "mtu", "interfaces", "control",
+	"hash_seed", "bpffs", "flow_table_size", "mtu", "new_flow_limit", "interfaces", "control",
 	"source", "health", "vips", NULL
 };
 static const char *const iface_keys[] = { "name", "xdp_mode", NULL };
@@ -1373,6 +1373,7 @@ static int parse_root(struct pctx *c, const config_setting_t *root, struct sl_co
 	cfg->hash_seed = SL_CFG_DEF_HASH_SEED;
 	cfg->flow_table_size = SL_CFG_DEF_FLOWS;
 	cfg->mtu = SL_CFG_DEF_MTU;
+	cfg->new_flow_limit = SL_CFG_DEF_FLOW_LIMIT;
 	strcpy(cfg->bpffs, SL_CFG_DEF_BPFFS);
 	strcpy(cfg->ctl_socket, SL_CFG_DEF_SOCKET);
 
@@ -1395,6 +1396,13 @@ static int parse_root(struct pctx *c, const config_setting_t *root, struct sl_co
 		if (ret)
 			return ret;
 		cfg->flow_table_size = (__u32)v;
+	}
+	s = config_setting_get_member(root, "new_flow_limit");
+	if (s) {
+		ret = get_int(c, s, "new_flow_limit", 0, 100000000, &v);
+		if (ret)
+			return ret;
+		cfg->new_flow_limit = (__u32)v;
 	}
 	mtu_s = config_setting_get_member(root, "mtu");
 	if (mtu_s) {
@@ -1598,7 +1606,8 @@ static bool vip_equal(const struct sl_cfg_vip *a, const struct sl_cfg_vip *b)
 bool cfg_equal(const struct sl_config *a, const struct sl_config *b)
 {
 	if (a->hash_seed != b->hash_seed || a->flow_table_size != b->flow_table_size ||
-	    a->mtu != b->mtu || strcmp(a->bpffs, b->bpffs) ||
+	    a->mtu != b->mtu || a->new_flow_limit != b->new_flow_limit ||
+	    strcmp(a->bpffs, b->bpffs) ||
 	    strcmp(a->ctl_socket, b->ctl_socket) || strcmp(a->ctl_group, b->ctl_group) ||
 	    !sl_addr_equal(&a->src4, &b->src4) || !sl_addr_equal(&a->src6, &b->src6) ||
 	    !health_equal(&a->health, &b->health) || a->n_ifaces != b->n_ifaces ||
@@ -1742,7 +1751,8 @@ int cfg_write(const struct sl_config *cfg, FILE *f)
 	fprintf(f, "hash_seed = 0x%08x;\n", cfg->hash_seed);
 	fputs("bpffs = ", f);
 	put_str(f, cfg->bpffs);
-	fprintf(f, ";\nflow_table_size = %u;\nmtu = %u;\n", cfg->flow_table_size, cfg->mtu);
+	fprintf(f, ";\nflow_table_size = %u;\nmtu = %u;\nnew_flow_limit = %u;\n",
+		cfg->flow_table_size, cfg->mtu, cfg->new_flow_limit);
 
 	fputs("interfaces = (\n", f);
 	for (unsigned int i = 0; i < cfg->n_ifaces; i++) {

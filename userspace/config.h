@@ -114,6 +114,7 @@ struct sl_config {
 	__u32 hash_seed;		/* flow hash seed */
 	__u32 flow_table_size;		/* sluice_flows entries */
 	__u32 mtu;			/* largest IP packet emitted after encapsulation */
+	__u32 new_flow_limit;		/* flow-table inserts per CPU per second; 0 = no limit */
 	char bpffs[SL_CFG_PATH_MAX];	/* absolute pin directory */
 	char ctl_socket[SL_CFG_SOCK_MAX];	/* absolute control socket path */
 	char ctl_group[SL_CFG_GROUP_MAX];	/* group allowed on the socket; "" = root only */
@@ -132,6 +133,7 @@ struct sl_config {
 #define SL_CFG_DEF_BPFFS	"/sys/fs/bpf/sluice"
 #define SL_CFG_DEF_FLOWS	SLUICE_MAX_FLOWS
 #define SL_CFG_DEF_MTU		1500
+#define SL_CFG_DEF_FLOW_LIMIT	65536
 #define SL_CFG_DEF_SOCKET	"/run/sluice/sluice.sock"
 #define SL_CFG_DEF_WEIGHT	100
 

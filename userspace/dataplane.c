@@ -13,6 +13,7 @@
 #include <bpf/libbpf.h>
 #include "dataplane.h"
 #include "maglev.h"
+#include "sluice_hash.h"
 #include "sluice.skel.h"
 
 struct dp {
@@ -88,6 +89,7 @@ struct dp *dp_open(const struct dp_opts *opts)
 	}
 	dp->skel->rodata->sl_hash_seed = opts->hash_seed;
 	dp->skel->rodata->sl_mtu = opts->mtu ? opts->mtu : 1500;
+	dp->skel->rodata->sl_flow_limit = opts->flow_limit;
 	err = bpf_map__set_max_entries(dp->skel->maps.sluice_flows,
 				       opts->flow_entries ? opts->flow_entries :
 							    SLUICE_MAX_FLOWS);
@@ -166,15 +168,57 @@ static struct sl_vip_key marker_key(const struct sl_vip_key *key)
 	return m;
 }
 
+/*
+ * Rewrite the VIP address filter from the VIP map, plus @extra if not NULL.
+ * A concurrent reader can only see a torn copy in the bits that change, which
+ * belong to the address being added (set before its VIP) or removed (cleared
+ * after): every other VIP's bit reads as set throughout.
+ */
+static int vip_bits_sync(struct dp *dp, const struct sl_vip_key *extra)
+{
+	int fd = bpf_map__fd(dp->skel->maps.sluice_vips);
+	struct sl_vip_key k, next;
+	struct sl_vip_bits *bits;
+	void *prev = NULL;
+	__u32 zero = 0, bit;
+	int err;
+
+	bits = calloc(1, sizeof(*bits));
+	if (!bits)
+		return -ENOMEM;
+	while (!bpf_map_get_next_key(fd, prev, &next)) {
+		k = next;
+		prev = &k;
+		bit = sl_vip_bit(k.addr, k.family);
+		bits->w[bit / 64] |= 1ULL << (bit % 64);
+	}
+	if (extra) {
+		bit = sl_vip_bit(extra->addr, extra->family);
+		bits->w[bit / 64] |= 1ULL << (bit % 64);
+	}
+	err = sys_err(bpf_map_update_elem(bpf_map__fd(dp->skel->maps.sluice_vip_bits), &zero,
+					  bits, BPF_ANY));
+	free(bits);
+	return err;
+}
+
 int dp_vip_set(struct dp *dp, const struct sl_vip_key *key,
 	       const struct sl_vip_meta *meta)
 {
 	int fd = bpf_map__fd(dp->skel->maps.sluice_vips);
 	struct sl_vip_key mk = marker_key(key);
 	struct sl_vip_meta mm = { .flags = SL_VIP_F_MARKER };
+	int err;
 
 	if (key->proto == 0 || meta->id >= SLUICE_MAX_VIPS)
 		return -EINVAL;
+	/* By id first (flows find it there), then the filter, then the key. */
+	if (bpf_map_update_elem(bpf_map__fd(dp->skel->maps.sluice_vip_ids), &meta->id, meta,
+				BPF_ANY))
+		return -errno;
+	err = vip_bits_sync(dp, key);
+	if (err)
+		return err;
 	if (bpf_map_update_elem(fd, &mk, &mm, BPF_ANY))
 		return -errno;
 	return sys_err(bpf_map_update_elem(fd, key, meta, BPF_ANY));
@@ -194,6 +238,8 @@ int dp_vip_del(struct dp *dp, const struct sl_vip_key *key)
 	/* Even when the VIP was already gone: a crash may have left the marker. */
 	if (!has_other_vip(dp, key) && bpf_map_delete_elem(fd, &mk) && errno != ENOENT)
 		return -errno;
+	if (!err)
+		err = vip_bits_sync(dp, NULL);
 	return err;
 }
 
@@ -213,7 +259,7 @@ int dp_markers_prune(struct dp *dp)
 	for (int i = 0; i < n; i++)
 		if (bpf_map_delete_elem(fd, &dead[i]) && errno != ENOENT)
 			return -errno;
-	return 0;
+	return vip_bits_sync(dp, NULL);
 }
 
 int dp_vip_get(struct dp *dp, const struct sl_vip_key *key, struct sl_vip_meta *meta)

@@ -16,6 +16,7 @@ struct dp_opts {
 	__u32 hash_seed;	/* flow hash seed (fixed for the program's life) */
 	__u32 mtu;		/* largest packet sent after encap; 0 = 1500 */
 	__u32 flow_entries;	/* flow-table size; 0 = SLUICE_MAX_FLOWS */
+	__u32 flow_limit;	/* flow-table inserts per CPU per second; 0 = no limit */
 };
 
 /* One backend of a VIP, as dp_vip_apply() takes it. */

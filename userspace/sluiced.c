@@ -163,6 +163,7 @@ static struct dp *open_dataplane(const struct sl_config *cfg)
 		.hash_seed = cfg->hash_seed,
 		.mtu = cfg->mtu,
 		.flow_entries = cfg->flow_table_size,
+		.flow_limit = cfg->new_flow_limit,
 	};
 	struct dp *dp = dp_open(&o);
 
@@ -352,7 +353,8 @@ static int apply_running(struct daemon *d, struct sl_config *cfg, char *err, siz
 /* Returns true when the program must be reloaded for @n (its constants changed). */
 static bool needs_new_program(const struct sl_config *o, const struct sl_config *n)
 {
-	return o->hash_seed != n->hash_seed || o->mtu != n->mtu;
+	return o->hash_seed != n->hash_seed || o->mtu != n->mtu ||
+	       o->new_flow_limit != n->new_flow_limit;
 }
 
 /* Re-read the file and apply it. Returns 0 or -errno with @err set. */

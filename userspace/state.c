@@ -351,6 +351,37 @@ static int plan_capacity(struct rt_state *st, const struct sl_config *cfg, char 
 	return 0;
 }
 
+/*
+ * VIP @nv was just created. If a whole-address VIP of the same address and
+ * protocol exists, its flows for @nv's port must now reach @nv, but known
+ * flows skip the VIP lookup: give the wildcard's backends new generations,
+ * which turns its flow entries into misses (they re-hash to the same
+ * backends through Maglev, except those that now belong to @nv).
+ */
+static void renew_wildcard(struct rt_state *st, struct dp *dp, const struct rt_vip *nv)
+{
+	struct sl_vip_key wk = nv->key;
+
+	if (!nv->key.port)
+		return;
+	wk.port = 0;
+	for (__u32 i = 0; i < st->n_vips; i++) {
+		struct rt_vip *w = &st->vips[i];
+
+		if (memcmp(&w->key, &wk, sizeof(wk)))
+			continue;
+		for (__u32 j = 0; j < w->n_be; j++) {
+			struct sl_backend cur;
+
+			w->be[j].gen = ++st->next_gen;
+			if (!dp_backend_get(dp, w->be[j].id, &cur) && cur.family) {
+				cur.gen = w->be[j].gen;
+				dp_backend_set(dp, w->be[j].id, &cur);
+			}
+		}
+	}
+}
+
 int state_apply(struct rt_state *st, struct dp *dp, struct nl *nl,
 		const struct sl_config *cfg, char *err, size_t errlen)
 {
@@ -393,6 +424,7 @@ int state_apply(struct rt_state *st, struct dp *dp, struct nl *nl,
 	for (i = 0; i < cfg->n_vips; i++) {
 		const struct sl_cfg_vip *cv = &cfg->vips[i];
 		struct rt_vip *v = state_vip(st, cv->name);
+		bool created = !v;
 
 		if (!v) {
 			int id = slot_alloc(st->vip_used, SLUICE_MAX_VIPS);
@@ -414,6 +446,8 @@ int state_apply(struct rt_state *st, struct dp *dp, struct nl *nl,
 		ret = vip_sync(st, dp, nl, cfg, cv, v, err, errlen);
 		if (ret)
 			return ret;
+		if (created)
+			renew_wildcard(st, dp, state_vip(st, cv->name));
 	}
 	st->unresolved = count_unresolved(st);
 	return 0;

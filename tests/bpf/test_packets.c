@@ -819,6 +819,54 @@ Test(pkt, a_more_specific_vip_takes_over_existing_flows)
 	/* ... then 10.0.0.101:443 becomes its own VIP with other backends. */
 	struct fx_vip v = { "10.0.0.101", 443, 6, 8, 0, { "10.1.0.7", "10.1.0.8" }, 70 };
 	apply_vip(&v, ~0U);
+	/* Known flows skip the VIP lookup, so nothing changes yet ... */
+	r = run_pkt(in, len);
+	cr_assert_lt(out_backend(&r), 34, "flow moved before its entry was invalidated");
+	/* ... until the control plane renews the wildcard VIP's generations. */
+	for (__u32 id = 30; id < 34; id++) {
+		struct sl_backend b;
+
+		cr_assert_eq(dp_backend_get(dp, id, &b), 0);
+		b.gen += 100;
+		cr_assert_eq(dp_backend_set(dp, id, &b), 0);
+	}
 	r = run_pkt(in, len);
 	cr_assert_geq(out_backend(&r), 70, "flow stayed with the old VIP's backend");
+}
+
+Test(pkt, new_flows_beyond_the_limit_are_forwarded_but_not_remembered)
+{
+	struct dp_opts o = { .hash_seed = SEED, .mtu = 1500, .flow_entries = 4096,
+			     .flow_limit = 5 };
+	__u32 counts[SLUICE_MAX_BACKENDS];
+	__u64 total;
+	__u8 in[PKT_MAX];
+
+	dp_close(dp);
+	dp = dp_open(&o);
+	cr_assert_not_null(dp);
+	apply_vip(&fx[0], ~0U);
+	dp_clock_set(dp, 7);
+	for (int i = 0; i < 10; i++) {
+		struct pkt_spec s = { 4, "192.0.2.26", "10.0.0.100", (__u16)(46000 + i), 80, 6 };
+		size_t len = pkt_build(&s, in);
+
+		in[14 + 20 + 13] = 0x02;	/* SYN */
+		struct run r = run_pkt(in, len);
+		cr_assert_eq(r.action, XDP_TX_, "SYN %d not forwarded", i);
+		cr_assert_eq(out_backend(&r), expected_backend(&s, 1, false));
+	}
+	cr_assert_eq(dp_flow_counts(dp, counts, &total, 0), 0);
+	cr_assert_eq(total, 5, "%llu flows remembered, limit 5 per CPU per second",
+		     (unsigned long long)total);
+	struct sl_counters c;
+	cr_assert_eq(dp_vip_stats(dp, 1, &c), 0);
+	cr_assert_eq(c.new_flows, 10, "every SYN counts as a new flow");
+	/* A new second, a new allowance. */
+	dp_clock_set(dp, 8);
+	struct pkt_spec s = { 4, "192.0.2.26", "10.0.0.100", 47000, 80, 6 };
+	size_t len = pkt_build(&s, in);
+	run_pkt(in, len);
+	cr_assert_eq(dp_flow_counts(dp, counts, &total, 0), 0);
+	cr_assert_eq(total, 6);
 }

@@ -200,3 +200,36 @@ Test(state, a_freed_slot_never_gets_an_old_generation_back)
 	cr_assert_geq(again.next_gen, gen3, "generation %u could be handed out again", gen3);
 	state_free(&again);
 }
+
+Test(state, a_port_vip_renews_the_whole_address_vips_generations)
+{
+	char err[256];
+	const char *text =
+		"interfaces = ( { name = \"lo\"; } );\n"
+		"source = { ipv4 = \"10.0.0.1\"; };\n"
+		"vips = ( { name = \"all\"; address = \"10.0.0.50\"; port = 0; protocol = \"tcp\";\n"
+		"           health = { type = \"none\"; };\n"
+		"           backends = ( { address = \"10.1.0.1\"; } ); }%s );\n";
+	char buf[1024];
+	struct sl_addr a;
+
+	snprintf(buf, sizeof(buf), text, "");
+	cfg_free(&cfg);
+	cr_assert_eq(cfg_parse_string(buf, "t.conf", &cfg, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(state_apply(&st, dp, NULL, &cfg, err, sizeof(err)), 0, "%s", err);
+	sl_addr_parse("10.1.0.1", &a);
+	__u32 gen = state_backend(state_vip(&st, "all"), &a)->gen;
+
+	snprintf(buf, sizeof(buf), text,
+		 ",\n { name = \"tls\"; address = \"10.0.0.50\"; port = 443; protocol = \"tcp\";\n"
+		 "   health = { type = \"none\"; }; backends = ( { address = \"10.1.0.2\"; } ); }");
+	cfg_free(&cfg);
+	cr_assert_eq(cfg_parse_string(buf, "t.conf", &cfg, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(state_apply(&st, dp, NULL, &cfg, err, sizeof(err)), 0, "%s", err);
+	struct rt_backend *b = state_backend(state_vip(&st, "all"), &a);
+	struct sl_backend v;
+
+	cr_assert_neq(b->gen, gen, "wildcard flows would keep port 443");
+	cr_assert_eq(dp_backend_get(dp, b->id, &v), 0);
+	cr_assert_eq(v.gen, b->gen, "new generation not in the map");
+}
