@@ -16,9 +16,21 @@
 #include "sluice_hash.h"
 #include "sluice.skel.h"
 
+/* A VIP whose writes wait for dp_batch_commit(). */
+struct dp_pending {
+	struct sl_vip_key key;		/* the VIP entry to write last */
+	struct sl_vip_meta meta;
+	int ring_fd;			/* filled table to publish; -1: remove the table */
+	struct dp_backend *down;	/* slots to flag DOWN once the table is live */
+	size_t n_down;
+};
+
 struct dp {
 	struct sluice *skel;	/* loaded program and maps */
 	int ncpus;		/* possible CPUs, for per-CPU values */
+	bool batching;		/* between dp_batch_begin() and dp_batch_commit() */
+	struct dp_pending *pend;
+	size_t n_pend, cap_pend;
 };
 
 static const char *const reason_names[SL_REASON_MAX] = {
@@ -117,6 +129,12 @@ void dp_close(struct dp *dp)
 {
 	if (!dp)
 		return;
+	for (size_t i = 0; i < dp->n_pend; i++) {
+		if (dp->pend[i].ring_fd >= 0)
+			close(dp->pend[i].ring_fd);
+		free(dp->pend[i].down);
+	}
+	free(dp->pend);
 	sluice__destroy(dp->skel);
 	free(dp);
 }
@@ -174,7 +192,7 @@ static struct sl_vip_key marker_key(const struct sl_vip_key *key)
  * belong to the address being added (set before its VIP) or removed (cleared
  * after): every other VIP's bit reads as set throughout.
  */
-static int vip_bits_sync(struct dp *dp, const struct sl_vip_key *extra)
+static int vip_bits_sync(struct dp *dp, const struct sl_vip_key *extra, size_t n_extra)
 {
 	int fd = bpf_map__fd(dp->skel->maps.sluice_vips);
 	struct sl_vip_key k, next;
@@ -192,8 +210,8 @@ static int vip_bits_sync(struct dp *dp, const struct sl_vip_key *extra)
 		bit = sl_vip_bit(k.addr, k.family);
 		bits->w[bit / 64] |= 1ULL << (bit % 64);
 	}
-	if (extra) {
-		bit = sl_vip_bit(extra->addr, extra->family);
+	for (size_t i = 0; i < n_extra; i++) {
+		bit = sl_vip_bit(extra[i].addr, extra[i].family);
 		bits->w[bit / 64] |= 1ULL << (bit % 64);
 	}
 	err = sys_err(bpf_map_update_elem(bpf_map__fd(dp->skel->maps.sluice_vip_bits), &zero,
@@ -202,26 +220,35 @@ static int vip_bits_sync(struct dp *dp, const struct sl_vip_key *extra)
 	return err;
 }
 
-int dp_vip_set(struct dp *dp, const struct sl_vip_key *key,
-	       const struct sl_vip_meta *meta)
+/* Write a VIP by id, its marker and its key; the filter must have its bit. */
+static int vip_write(struct dp *dp, const struct sl_vip_key *key,
+		     const struct sl_vip_meta *meta)
 {
 	int fd = bpf_map__fd(dp->skel->maps.sluice_vips);
 	struct sl_vip_key mk = marker_key(key);
 	struct sl_vip_meta mm = { .flags = SL_VIP_F_MARKER };
+
+	/* By id first: flows find it there. */
+	if (bpf_map_update_elem(bpf_map__fd(dp->skel->maps.sluice_vip_ids), &meta->id, meta,
+				BPF_ANY))
+		return -errno;
+	if (bpf_map_update_elem(fd, &mk, &mm, BPF_ANY))
+		return -errno;
+	return sys_err(bpf_map_update_elem(fd, key, meta, BPF_ANY));
+}
+
+int dp_vip_set(struct dp *dp, const struct sl_vip_key *key,
+	       const struct sl_vip_meta *meta)
+{
 	int err;
 
 	if (key->proto == 0 || meta->id >= SLUICE_MAX_VIPS)
 		return -EINVAL;
-	/* By id first (flows find it there), then the filter, then the key. */
-	if (bpf_map_update_elem(bpf_map__fd(dp->skel->maps.sluice_vip_ids), &meta->id, meta,
-				BPF_ANY))
-		return -errno;
-	err = vip_bits_sync(dp, key);
+	/* The filter's bit before the key: the key must never be filtered out. */
+	err = vip_bits_sync(dp, key, 1);
 	if (err)
 		return err;
-	if (bpf_map_update_elem(fd, &mk, &mm, BPF_ANY))
-		return -errno;
-	return sys_err(bpf_map_update_elem(fd, key, meta, BPF_ANY));
+	return vip_write(dp, key, meta);
 }
 
 int dp_vip_del(struct dp *dp, const struct sl_vip_key *key)
@@ -239,7 +266,7 @@ int dp_vip_del(struct dp *dp, const struct sl_vip_key *key)
 	if (!has_other_vip(dp, key) && bpf_map_delete_elem(fd, &mk) && errno != ENOENT)
 		return -errno;
 	if (!err)
-		err = vip_bits_sync(dp, NULL);
+		err = vip_bits_sync(dp, NULL, 0);
 	return err;
 }
 
@@ -259,7 +286,7 @@ int dp_markers_prune(struct dp *dp)
 	for (int i = 0; i < n; i++)
 		if (bpf_map_delete_elem(fd, &dead[i]) && errno != ENOENT)
 			return -errno;
-	return vip_bits_sync(dp, NULL);
+	return vip_bits_sync(dp, NULL, 0);
 }
 
 int dp_vip_get(struct dp *dp, const struct sl_vip_key *key, struct sl_vip_meta *meta)
@@ -298,16 +325,14 @@ static size_t ring_map_len(void)
 	return ((size_t)SLUICE_RING_SIZE * RING_STRIDE + page - 1) / page * page;
 }
 
-int dp_ring_set(struct dp *dp, __u32 vip_id, const __u32 *table)
+/* Returns the fd of a new table map holding @table, or -errno. */
+static int ring_fill(const __u32 *table)
 {
 	LIBBPF_OPTS(bpf_map_create_opts, opts, .map_flags = BPF_F_MMAPABLE);
-	int outer = bpf_map__fd(dp->skel->maps.sluice_rings);
 	size_t len = ring_map_len();
-	int fd, err = 0;
 	void *mem;
+	int fd, err;
 
-	if (vip_id >= SLUICE_MAX_VIPS)
-		return -EINVAL;
 	fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "sluice_ring", sizeof(__u32),
 			    sizeof(__u32), SLUICE_RING_SIZE, &opts);
 	if (fd < 0)
@@ -316,14 +341,31 @@ int dp_ring_set(struct dp *dp, __u32 vip_id, const __u32 *table)
 	mem = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	if (mem == MAP_FAILED) {
 		err = -errno;
-		goto out;
+		close(fd);
+		return err;
 	}
 	for (size_t i = 0; i < SLUICE_RING_SIZE; i++)
 		*(__u32 *)((char *)mem + i * RING_STRIDE) = table[i];
 	munmap(mem, len);
+	return fd;
+}
+
+int dp_ring_set(struct dp *dp, __u32 vip_id, const __u32 *table)
+{
+	int outer = bpf_map__fd(dp->skel->maps.sluice_rings);
+	int fd, err = 0;
+
+	if (vip_id >= SLUICE_MAX_VIPS)
+		return -EINVAL;
+	fd = ring_fill(table);
+	if (fd < 0)
+		return fd;
+	/*
+	 * The kernel waits for an RCU grace period (~10 ms) after each update
+	 * of a map of maps; many VIPs at once go through dp_batch_commit().
+	 */
 	if (bpf_map_update_elem(outer, &vip_id, &fd, BPF_ANY))
 		err = -errno;
-out:
 	close(fd);
 	return err;
 }
@@ -414,6 +456,124 @@ static bool is_vip_current(struct dp *dp, const struct sl_vip_key *key,
 	       !memcmp(scratch, table, SLUICE_RING_SIZE * sizeof(*table));
 }
 
+/* Queue the rest of a VIP's apply (table, DOWN flags, VIP entry) for the commit. */
+static int pend_add(struct dp *dp, const struct sl_vip_key *key,
+		    const struct sl_vip_meta *meta, const __u32 *table,
+		    const struct dp_backend *be, size_t n)
+{
+	struct dp_pending *p;
+	size_t i;
+
+	if (dp->n_pend == dp->cap_pend) {
+		size_t cap = dp->cap_pend ? dp->cap_pend * 2 : 64;
+
+		p = realloc(dp->pend, cap * sizeof(*p));
+		if (!p)
+			return -ENOMEM;
+		dp->pend = p;
+		dp->cap_pend = cap;
+	}
+	p = &dp->pend[dp->n_pend];
+	memset(p, 0, sizeof(*p));
+	p->key = *key;
+	p->meta = *meta;
+	p->ring_fd = -1;
+	p->down = calloc(n ? n : 1, sizeof(*p->down));
+	if (!p->down)
+		return -ENOMEM;
+	for (i = 0; i < n; i++)
+		if (be[i].be.flags & SL_BE_F_DOWN)
+			p->down[p->n_down++] = be[i];
+	if (table) {
+		p->ring_fd = ring_fill(table);
+		if (p->ring_fd < 0) {
+			int err = p->ring_fd;
+
+			free(p->down);
+			return err;
+		}
+	}
+	dp->n_pend++;
+	return 0;
+}
+
+void dp_batch_begin(struct dp *dp)
+{
+	dp->batching = true;
+}
+
+int dp_batch_commit(struct dp *dp)
+{
+	int outer = bpf_map__fd(dp->skel->maps.sluice_rings);
+	__u32 *keys = NULL, *fds = NULL, count = 0;
+	size_t i, j;
+	int err = 0;
+
+	dp->batching = false;
+	if (!dp->n_pend)
+		return 0;
+	keys = calloc(dp->n_pend, sizeof(*keys));
+	fds = calloc(dp->n_pend, sizeof(*fds));
+	if (!keys || !fds) {
+		err = -ENOMEM;
+		goto out;
+	}
+	for (i = 0; i < dp->n_pend; i++) {
+		if (dp->pend[i].ring_fd < 0)
+			continue;
+		keys[count] = dp->pend[i].meta.id;
+		fds[count++] = (__u32)dp->pend[i].ring_fd;
+	}
+	/* Every table in one update: one RCU wait instead of one per VIP. */
+	if (count) {
+		LIBBPF_OPTS(bpf_map_batch_opts, o);
+		__u32 n = count;
+
+		if (bpf_map_update_batch(outer, keys, fds, &n, &o)) {
+			err = -errno;
+			goto out;
+		}
+	}
+	/* One filter rewrite with every new address, before any new key. */
+	{
+		struct sl_vip_key *ks = calloc(dp->n_pend, sizeof(*ks));
+
+		if (!ks) {
+			err = -ENOMEM;
+			goto out;
+		}
+		for (i = 0; i < dp->n_pend; i++)
+			ks[i] = dp->pend[i].key;
+		err = vip_bits_sync(dp, ks, dp->n_pend);
+		free(ks);
+		if (err)
+			goto out;
+	}
+	for (i = 0; i < dp->n_pend && !err; i++) {
+		struct dp_pending *p = &dp->pend[i];
+
+		if (p->ring_fd < 0) {
+			err = dp_ring_del(dp, p->meta.id);
+			if (err == -ENOENT)
+				err = 0;
+		}
+		for (j = 0; j < p->n_down && !err; j++)
+			err = dp_backend_set(dp, p->down[j].id, &p->down[j].be);
+		if (!err)
+			err = vip_write(dp, &p->key, &p->meta);
+	}
+out:
+	for (i = 0; i < dp->n_pend; i++) {
+		if (dp->pend[i].ring_fd >= 0)
+			close(dp->pend[i].ring_fd);
+		free(dp->pend[i].down);
+	}
+	dp->n_pend = 0;
+	free(keys);
+	free(fds);
+	return err;
+}
+
 int dp_vip_apply(struct dp *dp, const struct sl_vip_key *key,
 		 const struct sl_vip_meta *meta, const struct dp_backend *be,
 		 size_t n)
@@ -451,6 +611,10 @@ int dp_vip_apply(struct dp *dp, const struct sl_vip_key *key,
 		err = dp_backend_set(dp, be[i].id, &v);
 		if (err)
 			goto out;
+	}
+	if (dp->batching) {
+		err = pend_add(dp, key, meta, has_table ? table : NULL, be, n);
+		goto out;
 	}
 	/* No usable backend: no table, so the VIP's packets drop (DROP_NO_RING). */
 	err = has_table ? dp_ring_set(dp, meta->id, table) : dp_ring_del(dp, meta->id);

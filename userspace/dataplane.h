@@ -83,6 +83,17 @@ int dp_vip_apply(struct dp *dp, const struct sl_vip_key *key,
 		 const struct sl_vip_meta *meta, const struct dp_backend *be,
 		 size_t n);
 
+/*
+ * Batch several dp_vip_apply() calls: between begin and commit, each call
+ * writes its backend slots at once but queues its table, DOWN flags and VIP
+ * entry; the commit publishes every table in one map update (the kernel
+ * waits ~10 ms for RCU after each update of a map of maps, so 1000 VIPs
+ * one by one take seconds) and then writes the rest, VIP entries last.
+ * Returns 0 or -errno.
+ */
+void dp_batch_begin(struct dp *dp);
+int dp_batch_commit(struct dp *dp);
+
 /* Sum the per-CPU counters of VIP @id / backend @id. Returns 0 or -errno. */
 int dp_vip_stats(struct dp *dp, __u32 id, struct sl_counters *out);
 int dp_backend_stats(struct dp *dp, __u32 id, struct sl_counters *out);

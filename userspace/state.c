@@ -421,33 +421,50 @@ int state_apply(struct rt_state *st, struct dp *dp, struct nl *nl,
 			vip_remove(st, dp, i);
 	}
 	st->unresolved = 0;
+	dp_batch_begin(dp);
 	for (i = 0; i < cfg->n_vips; i++) {
 		const struct sl_cfg_vip *cv = &cfg->vips[i];
 		struct rt_vip *v = state_vip(st, cv->name);
-		bool created = !v;
 
 		if (!v) {
 			int id = slot_alloc(st->vip_used, SLUICE_MAX_VIPS);
 
 			if (id < 0) {
 				snprintf(err, errlen, "vip %s: no free VIP slot", cv->name);
+				dp_batch_commit(dp);
 				return id;
 			}
 			v = vip_append(st);
 			if (!v) {
 				st->vip_used[id] = 0;
+				dp_batch_commit(dp);
 				return -ENOMEM;
 			}
 			snprintf(v->name, sizeof(v->name), "%s", cv->name);
 			v->key = state_vip_key(cv);
 			v->id = (__u32)id;
+			v->fresh = true;
 			dp_vip_stats_reset(dp, v->id);
 		}
 		ret = vip_sync(st, dp, nl, cfg, cv, v, err, errlen);
-		if (ret)
+		if (ret) {
+			dp_batch_commit(dp);
 			return ret;
-		if (created)
-			renew_wildcard(st, dp, state_vip(st, cv->name));
+		}
+	}
+	ret = dp_batch_commit(dp);
+	if (ret) {
+		snprintf(err, errlen, "publishing the tables failed: %s", strerror(-ret));
+		return ret;
+	}
+	/* After the commit: the new VIPs must exist before wildcard flows re-hash. */
+	for (i = 0; i < cfg->n_vips; i++) {
+		struct rt_vip *v = state_vip(st, cfg->vips[i].name);
+
+		if (v && v->fresh) {
+			renew_wildcard(st, dp, v);
+			v->fresh = false;
+		}
 	}
 	st->unresolved = count_unresolved(st);
 	return 0;

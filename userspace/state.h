@@ -32,6 +32,7 @@ struct rt_vip {
 	struct rt_backend *be;		/* backends */
 	__u32 n_be, cap_be;
 	bool seen;			/* scratch for state_apply() */
+	bool fresh;			/* created by this state_apply() */
 };
 
 /* Everything the daemon knows about the maps it wrote. */
