@@ -127,9 +127,14 @@ lab_sluiced_start() {
 lab_sluiced_pid() { cat "$SL_TMP/sluiced.pid"; }
 
 # Wait until every backend of every VIP is up and every next hop resolved.
+# New backends start up before their first probe, so "up" alone proves
+# nothing: wait for two successful probes in a row of every checked backend
+# (IPv6 neighbour discovery can fail the first ones right after link-up).
 lab_wait_healthy() {
 	wait_for "${1:-20}" "all backends up" sh -c \
 		"$BUILD/sluicectl -s $LAB_SOCK -j backend list | jq -e 'all(.state == \"up\")'"
+	wait_for "${1:-20}" "every health check passing" sh -c \
+		"$BUILD/sluicectl -s $LAB_SOCK -j health | jq -e 'all(.check == \"none\" or (.health == \"up\" and .streak_ok >= 2))'"
 	wait_for "${1:-20}" "next hops resolved" sh -c \
 		"$BUILD/sluicectl -s $LAB_SOCK -j status | jq -e '.unresolved_nexthops == 0'"
 }

@@ -1080,6 +1080,8 @@ static int h_health(void *ctx, struct json_object *args, struct json_object **da
 				jadd_int(o, "changed_at", (int64_t)(hi.changed_at_ms / 1000));
 				jadd_int(o, "checks", (int64_t)hi.checks);
 				jadd_int(o, "failures", (int64_t)hi.failures);
+				jadd_int(o, "streak_ok", hi.streak_ok);
+				jadd_int(o, "streak_fail", hi.streak_fail);
 				json_object_object_add(o, "held", json_object_new_boolean(hi.held));
 			}
 			json_object_array_add(*data, o);
