@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,13 +17,16 @@
 #include "sluice_hash.h"
 #include "sluice.skel.h"
 
-/* A VIP whose writes wait for dp_batch_commit(). */
+/* A dp_vip_apply() queued for dp_batch_commit(). */
 struct dp_pending {
 	struct sl_vip_key key;		/* the VIP entry to write last */
 	struct sl_vip_meta meta;
-	int ring_fd;			/* filled table to publish; -1: remove the table */
-	struct dp_backend *down;	/* slots to flag DOWN once the table is live */
-	size_t n_down;
+	struct dp_backend *be;		/* its backends (a copy) */
+	size_t n;
+	__u32 *table;			/* built by the commit's workers */
+	int build_err;			/* 0, -ENOENT (no usable backend) or -errno */
+	int ring_fd;			/* filled table to publish, or -1 */
+	bool skip;			/* the maps hold exactly this already */
 };
 
 struct dp {
@@ -32,6 +36,8 @@ struct dp {
 	struct dp_pending *pend;
 	size_t n_pend, cap_pend;
 };
+
+static void pend_clear(struct dp *dp);
 
 static const char *const reason_names[SL_REASON_MAX] = {
 	[SL_PASS_NOT_IP] = "pass_not_ip",
@@ -129,11 +135,7 @@ void dp_close(struct dp *dp)
 {
 	if (!dp)
 		return;
-	for (size_t i = 0; i < dp->n_pend; i++) {
-		if (dp->pend[i].ring_fd >= 0)
-			close(dp->pend[i].ring_fd);
-		free(dp->pend[i].down);
-	}
+	pend_clear(dp);
 	free(dp->pend);
 	sluice__destroy(dp->skel);
 	free(dp);
@@ -456,13 +458,35 @@ static bool is_vip_current(struct dp *dp, const struct sl_vip_key *key,
 	       !memcmp(scratch, table, SLUICE_RING_SIZE * sizeof(*table));
 }
 
-/* Queue the rest of a VIP's apply (table, DOWN flags, VIP entry) for the commit. */
+/*
+ * Write backend slots, but a backend going DOWN keeps its old flag until the
+ * table without it is live: flagged earlier, its flows would re-pick from the
+ * old table and land on it again. Returns 0 or -errno.
+ */
+static int write_slots(struct dp *dp, const struct dp_backend *be, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		struct sl_backend v = be[i].be, cur;
+		int err;
+
+		if ((v.flags & SL_BE_F_DOWN) && !dp_backend_get(dp, be[i].id, &cur) &&
+		    cur.family && !(cur.flags & SL_BE_F_DOWN))
+			v.flags &= (__u8)~SL_BE_F_DOWN;
+		err = dp_backend_set(dp, be[i].id, &v);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+/* VIPs published per map update in a batch (bounds transient kernel memory). */
+#define DP_CHUNK 128
+
+/* Queue a dp_vip_apply() for the commit. */
 static int pend_add(struct dp *dp, const struct sl_vip_key *key,
-		    const struct sl_vip_meta *meta, const __u32 *table,
-		    const struct dp_backend *be, size_t n)
+		    const struct sl_vip_meta *meta, const struct dp_backend *be, size_t n)
 {
 	struct dp_pending *p;
-	size_t i;
 
 	if (dp->n_pend == dp->cap_pend) {
 		size_t cap = dp->cap_pend ? dp->cap_pend * 2 : 64;
@@ -478,23 +502,25 @@ static int pend_add(struct dp *dp, const struct sl_vip_key *key,
 	p->key = *key;
 	p->meta = *meta;
 	p->ring_fd = -1;
-	p->down = calloc(n ? n : 1, sizeof(*p->down));
-	if (!p->down)
+	p->n = n;
+	p->be = calloc(n ? n : 1, sizeof(*p->be));
+	if (!p->be)
 		return -ENOMEM;
-	for (i = 0; i < n; i++)
-		if (be[i].be.flags & SL_BE_F_DOWN)
-			p->down[p->n_down++] = be[i];
-	if (table) {
-		p->ring_fd = ring_fill(table);
-		if (p->ring_fd < 0) {
-			int err = p->ring_fd;
-
-			free(p->down);
-			return err;
-		}
-	}
+	memcpy(p->be, be, n * sizeof(*be));
 	dp->n_pend++;
 	return 0;
+}
+
+/* Free what the pending entries hold. */
+static void pend_clear(struct dp *dp)
+{
+	for (size_t i = 0; i < dp->n_pend; i++) {
+		if (dp->pend[i].ring_fd >= 0)
+			close(dp->pend[i].ring_fd);
+		free(dp->pend[i].table);
+		free(dp->pend[i].be);
+	}
+	dp->n_pend = 0;
 }
 
 void dp_batch_begin(struct dp *dp)
@@ -502,75 +528,162 @@ void dp_batch_begin(struct dp *dp)
 	dp->batching = true;
 }
 
-int dp_batch_commit(struct dp *dp)
+/* Work for one table-building thread: every stride-th job from first. */
+struct build_work {
+	struct dp *dp;
+	struct dp_pending *jobs;
+	size_t n, first, stride;
+};
+
+/*
+ * Build each job's table, compare it with the maps (reads only) and fill a
+ * new table map when it differs: all of it independent per VIP.
+ */
+static void *build_tables(void *arg)
+{
+	struct build_work *w = arg;
+	__u32 *scratch = malloc(SLUICE_RING_SIZE * sizeof(*scratch));
+
+	for (size_t i = w->first; i < w->n; i += w->stride) {
+		struct dp_pending *p = &w->jobs[i];
+		bool has_table;
+
+		p->table = malloc(SLUICE_RING_SIZE * sizeof(*p->table));
+		if (!p->table || !scratch) {
+			p->build_err = -ENOMEM;
+			continue;
+		}
+		p->build_err = ring_build(p->be, p->n, p->table);
+		if (p->build_err && p->build_err != -ENOENT)
+			continue;
+		has_table = !p->build_err;
+		p->skip = is_vip_current(w->dp, &p->key, &p->meta, p->be, p->n,
+					 has_table ? p->table : NULL, scratch);
+		if (!p->skip && has_table) {
+			p->ring_fd = ring_fill(p->table);
+			if (p->ring_fd < 0)
+				p->build_err = p->ring_fd;
+		}
+	}
+	free(scratch);
+	return NULL;
+}
+
+/*
+ * Build the tables of @n jobs, on up to DP_BUILD_THREADS cores: a table of
+ * 65537 entries takes ~1 ms, so a 1000-VIP load is mostly this.
+ */
+#define DP_BUILD_THREADS 4
+static void build_all(struct dp *dp, struct dp_pending *jobs, size_t n)
+{
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	size_t t, threads = cpus > 1 ? (size_t)cpus : 1;
+	struct build_work w[DP_BUILD_THREADS];
+	pthread_t tid[DP_BUILD_THREADS];
+	bool started[DP_BUILD_THREADS] = {};
+
+	if (threads > DP_BUILD_THREADS)
+		threads = DP_BUILD_THREADS;
+	if (threads > n)
+		threads = n ? n : 1;
+	for (t = 0; t < threads; t++)
+		w[t] = (struct build_work){ .dp = dp, .jobs = jobs, .n = n, .first = t,
+					    .stride = threads };
+	/* Thread 0's share runs here; if a thread cannot start, its share does too. */
+	for (t = 1; t < threads; t++)
+		started[t] = !pthread_create(&tid[t], NULL, build_tables, &w[t]);
+	build_tables(&w[0]);
+	for (t = 1; t < threads; t++) {
+		if (started[t])
+			pthread_join(tid[t], NULL);
+		else
+			build_tables(&w[t]);
+	}
+}
+
+/* Publish jobs [@from, @to) of the batch: slots, tables, flags, VIPs. */
+static int commit_chunk(struct dp *dp, size_t from, size_t to)
 {
 	int outer = bpf_map__fd(dp->skel->maps.sluice_rings);
-	__u32 *keys = NULL, *fds = NULL, count = 0;
-	size_t i, j;
+	__u32 keys[DP_CHUNK], fds[DP_CHUNK], count = 0;
+	struct sl_vip_key vks[DP_CHUNK] = {};
+	size_t i, j, nk = 0;
+	int err;
+
+	build_all(dp, &dp->pend[from], to - from);
+	for (i = from; i < to; i++) {
+		struct dp_pending *p = &dp->pend[i];
+
+		if (p->build_err && p->build_err != -ENOENT)
+			return p->build_err;
+		if (p->skip)
+			continue;
+		err = write_slots(dp, p->be, p->n);
+		if (err)
+			return err;
+		if (p->ring_fd >= 0) {
+			keys[count] = p->meta.id;
+			fds[count++] = (__u32)p->ring_fd;
+		}
+		vks[nk++] = p->key;
+	}
+	/* Every table of the chunk in one update: one RCU wait, not one per VIP. */
+	if (count) {
+		LIBBPF_OPTS(bpf_map_batch_opts, o);
+		__u32 n = count;
+
+		if (bpf_map_update_batch(outer, keys, fds, &n, &o))
+			return -errno;
+	}
+	/* One filter rewrite with every new address, before any new key. */
+	err = vip_bits_sync(dp, vks, nk);
+	if (err)
+		return err;
+	for (i = from; i < to; i++) {
+		struct dp_pending *p = &dp->pend[i];
+
+		if (p->skip)
+			continue;
+		if (p->ring_fd < 0) {
+			err = dp_ring_del(dp, p->meta.id);
+			if (err && err != -ENOENT)
+				return err;
+		}
+		for (j = 0; j < p->n; j++) {
+			if (p->be[j].be.flags & SL_BE_F_DOWN) {
+				err = dp_backend_set(dp, p->be[j].id, &p->be[j].be);
+				if (err)
+					return err;
+			}
+		}
+		err = vip_write(dp, &p->key, &p->meta);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+int dp_batch_commit(struct dp *dp)
+{
 	int err = 0;
 
 	dp->batching = false;
 	if (!dp->n_pend)
 		return 0;
-	keys = calloc(dp->n_pend, sizeof(*keys));
-	fds = calloc(dp->n_pend, sizeof(*fds));
-	if (!keys || !fds) {
-		err = -ENOMEM;
-		goto out;
-	}
-	for (i = 0; i < dp->n_pend; i++) {
-		if (dp->pend[i].ring_fd < 0)
-			continue;
-		keys[count] = dp->pend[i].meta.id;
-		fds[count++] = (__u32)dp->pend[i].ring_fd;
-	}
-	/* Every table in one update: one RCU wait instead of one per VIP. */
-	if (count) {
-		LIBBPF_OPTS(bpf_map_batch_opts, o);
-		__u32 n = count;
+	/* In chunks: each new table is 512 KiB of kernel memory until published. */
+	for (size_t from = 0; from < dp->n_pend && !err; from += DP_CHUNK) {
+		size_t to = from + DP_CHUNK < dp->n_pend ? from + DP_CHUNK : dp->n_pend;
 
-		if (bpf_map_update_batch(outer, keys, fds, &n, &o)) {
-			err = -errno;
-			goto out;
+		err = commit_chunk(dp, from, to);
+		for (size_t i = from; i < to; i++) {
+			free(dp->pend[i].table);
+			dp->pend[i].table = NULL;
+			if (dp->pend[i].ring_fd >= 0)
+				close(dp->pend[i].ring_fd);
+			dp->pend[i].ring_fd = -1;
 		}
 	}
-	/* One filter rewrite with every new address, before any new key. */
-	{
-		struct sl_vip_key *ks = calloc(dp->n_pend, sizeof(*ks));
-
-		if (!ks) {
-			err = -ENOMEM;
-			goto out;
-		}
-		for (i = 0; i < dp->n_pend; i++)
-			ks[i] = dp->pend[i].key;
-		err = vip_bits_sync(dp, ks, dp->n_pend);
-		free(ks);
-		if (err)
-			goto out;
-	}
-	for (i = 0; i < dp->n_pend && !err; i++) {
-		struct dp_pending *p = &dp->pend[i];
-
-		if (p->ring_fd < 0) {
-			err = dp_ring_del(dp, p->meta.id);
-			if (err == -ENOENT)
-				err = 0;
-		}
-		for (j = 0; j < p->n_down && !err; j++)
-			err = dp_backend_set(dp, p->down[j].id, &p->down[j].be);
-		if (!err)
-			err = vip_write(dp, &p->key, &p->meta);
-	}
-out:
-	for (i = 0; i < dp->n_pend; i++) {
-		if (dp->pend[i].ring_fd >= 0)
-			close(dp->pend[i].ring_fd);
-		free(dp->pend[i].down);
-	}
-	dp->n_pend = 0;
-	free(keys);
-	free(fds);
+	pend_clear(dp);
 	return err;
 }
 
@@ -583,6 +696,8 @@ int dp_vip_apply(struct dp *dp, const struct sl_vip_key *key,
 	size_t i;
 	int err;
 
+	if (dp->batching)
+		return pend_add(dp, key, meta, be, n);
 	table = malloc(SLUICE_RING_SIZE * sizeof(*table));
 	scratch = malloc(SLUICE_RING_SIZE * sizeof(*scratch));
 	if (!table || !scratch) {
@@ -597,25 +712,9 @@ int dp_vip_apply(struct dp *dp, const struct sl_vip_key *key,
 		err = 0;	/* unchanged: touch nothing */
 		goto out;
 	}
-	/*
-	 * Slots first, but a backend going DOWN keeps its old flag until the
-	 * table without it is live: flagged earlier, its flows would re-pick
-	 * from the old table and land on it again.
-	 */
-	for (i = 0; i < n; i++) {
-		struct sl_backend v = be[i].be, cur;
-
-		if ((v.flags & SL_BE_F_DOWN) && !dp_backend_get(dp, be[i].id, &cur) &&
-		    cur.family && !(cur.flags & SL_BE_F_DOWN))
-			v.flags &= (__u8)~SL_BE_F_DOWN;
-		err = dp_backend_set(dp, be[i].id, &v);
-		if (err)
-			goto out;
-	}
-	if (dp->batching) {
-		err = pend_add(dp, key, meta, has_table ? table : NULL, be, n);
+	err = write_slots(dp, be, n);
+	if (err)
 		goto out;
-	}
 	/* No usable backend: no table, so the VIP's packets drop (DROP_NO_RING). */
 	err = has_table ? dp_ring_set(dp, meta->id, table) : dp_ring_del(dp, meta->id);
 	if (err == -ENOENT)
