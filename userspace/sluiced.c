@@ -932,10 +932,14 @@ static int h_backend_add(void *ctx, struct json_object *args, struct json_object
 	return ret;
 }
 
-static int h_backend_del(void *ctx, struct json_object *args, struct json_object **data,
-			 char *err, size_t errlen)
+/*
+ * Change backend {vip, address} of args in a copy of the running state with
+ * @edit (@w: its argument), then validate and apply the copy.
+ */
+static int backend_change(struct daemon *d, struct json_object *args,
+			  void (*edit)(struct sl_config *c, struct sl_cfg_vip *v, int i, long w),
+			  long w, char *err, size_t errlen)
 {
-	struct daemon *d = ctx;
 	struct sl_cfg_vip *v;
 	struct sl_config c;
 	struct sl_addr a;
@@ -948,31 +952,34 @@ static int h_backend_del(void *ctx, struct json_object *args, struct json_object
 		cfg_free(&c);
 		return i;
 	}
+	edit(&c, v, i, w);
+	return runtime_change(d, &c, err, errlen);
+}
+
+static void edit_delete(struct sl_config *c, struct sl_cfg_vip *v, int i, long w)
+{
 	memmove(&v->backends[i], &v->backends[i + 1],
 		(v->n_backends - (__u32)i - 1) * sizeof(v->backends[0]));
 	v->n_backends--;
-	c.n_backends--;
-	return runtime_change(d, &c, err, errlen);
+	c->n_backends--;
+}
+
+static void edit_weight(struct sl_config *c, struct sl_cfg_vip *v, int i, long w)
+{
+	v->backends[i].weight = (__u32)w;
+}
+
+static int h_backend_del(void *ctx, struct json_object *args, struct json_object **data,
+			 char *err, size_t errlen)
+{
+	return backend_change(ctx, args, edit_delete, 0, err, errlen);
 }
 
 /* Set the weight of backend {vip, address} to @w (drain: 0). */
 static int set_weight(struct daemon *d, struct json_object *args, long w, char *err,
 		      size_t errlen)
 {
-	struct sl_cfg_vip *v;
-	struct sl_config c;
-	struct sl_addr a;
-	int i;
-
-	if (cfg_clone(&c, &d->running))
-		return -ENOMEM;
-	i = find_backend(&c, args, &v, &a, err, errlen);
-	if (i < 0) {
-		cfg_free(&c);
-		return i;
-	}
-	v->backends[i].weight = (__u32)w;
-	return runtime_change(d, &c, err, errlen);
+	return backend_change(d, args, edit_weight, w, err, errlen);
 }
 
 static int h_backend_weight(void *ctx, struct json_object *args, struct json_object **data,
