@@ -60,31 +60,68 @@ static __always_inline bool is_vip_candidate(const struct sl_pkt *p)
 	return (b->w[(bit / 64) & (SL_VIP_BITS / 64 - 1)] >> (bit % 64)) & 1;
 }
 
+/* Returns true when backend slot @be still serves a flow recorded with @gen. */
+static __always_inline bool is_slot_valid(const struct sl_backend *be, __u32 gen)
+{
+	return be && be->family && be->gen == gen && !(be->flags & SL_BE_F_DOWN);
+}
+
+/* Returns true when two flow keys are equal (5 words; no memcmp in BPF). */
+static __always_inline bool is_same_flow(const struct sl_flow_key *a,
+					 const struct sl_flow_key *b)
+{
+	const __u64 *x = (const __u64 *)a, *y = (const __u64 *)b;
+
+	return x[0] == y[0] && x[1] == y[1] && x[2] == y[2] && x[3] == y[3] &&
+	       x[4] == y[4];
+}
+
 /*
- * The fast path: a known flow. Valid only while its backend slot holds the
- * same occupant (gen) and is not down; the VIP comes from the slot, so no
- * VIP lookup is needed. Returns true with *be_id, *be and *vip set.
+ * The fast path: a known flow. First the per-CPU flow cache (one hash of
+ * our own, one array read, no locks), then the flow table. An entry is valid
+ * only while its backend slot holds the same occupant (gen) and is not down;
+ * the VIP comes from the slot, so no VIP lookup is needed. The flow table
+ * entry is touched at most once a second per flow (its "seen" and LRU
+ * recency), so live-flow counts and eviction still see cached flows.
+ * Returns true with *be_id, *be and *vip set.
  */
 static __always_inline bool flow_lookup(const struct sl_pkt *p, __u32 *be_id,
 					struct sl_backend **be, struct sl_vip_meta **vip)
 {
+	__u32 now = sl_clock;
+	__u32 slot = sl_hash_flow(&p->key, 0x5eedcace) & (SLUICE_FLOW_CACHE - 1);
+	struct sl_fcache *c = bpf_map_lookup_elem(&sluice_fcache, &slot);
 	struct sl_flow *f;
-	__u32 now;
+
+	if (c && c->seen == now && is_same_flow(&c->key, &p->key)) {
+		*be_id = c->backend;
+		*be = bpf_map_lookup_elem(&sluice_backends, be_id);
+		if (is_slot_valid(*be, c->gen)) {
+			*vip = bpf_map_lookup_elem(&sluice_vip_ids, &(*be)->vip);
+			if (*vip)
+				return true;
+		}
+	}
 
 	f = bpf_map_lookup_elem(&sluice_flows, &p->key);
 	if (!f)
 		return false;
 	*be_id = f->backend;
 	*be = bpf_map_lookup_elem(&sluice_backends, be_id);
-	if (!*be || !(*be)->family || (*be)->gen != f->gen || ((*be)->flags & SL_BE_F_DOWN))
+	if (!is_slot_valid(*be, f->gen))
 		return false;
 	*vip = bpf_map_lookup_elem(&sluice_vip_ids, &(*be)->vip);
 	if (!*vip)
 		return false;
 	/* At most one store per flow and second: keep the line clean. */
-	now = sl_clock;
 	if (f->seen != now)
 		f->seen = now;
+	if (c) {
+		c->key = p->key;
+		c->backend = f->backend;
+		c->gen = f->gen;
+		c->seen = now;
+	}
 	return true;
 }
 

@@ -75,6 +75,14 @@ struct {
 	__uint(map_flags, BPF_F_NO_COMMON_LRU);
 } sluice_flows SEC(".maps");
 
+/* Per CPU: recently used flows, direct-mapped by flow hash (a lookup without hashing twice). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, SLUICE_FLOW_CACHE);
+	__type(key, __u32);
+	__type(value, struct sl_fcache);
+} sluice_fcache SEC(".maps");
+
 /* Per-VIP traffic counters, by VIP id. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);

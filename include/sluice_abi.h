@@ -81,6 +81,23 @@ struct sl_flow_key {
 	__u8 pad[2];		/* zero */
 };
 
+/* Entries of the per-CPU flow cache in front of sluice_flows (power of two). */
+#ifndef SLUICE_FLOW_CACHE
+#define SLUICE_FLOW_CACHE 4096
+#endif
+
+/*
+ * sluice_fcache value: a direct-mapped, per-CPU copy of recently used flow
+ * entries. Valid under the same rules as a sluice_flows entry (backend slot
+ * in use, same gen, not down); a collision simply overwrites it.
+ */
+struct sl_fcache {
+	struct sl_flow_key key;	/* the flow */
+	__u32 backend;		/* backend id */
+	__u32 gen;		/* sl_backend.gen when cached */
+	__u32 seen;		/* sl_clock when sluice_flows was last refreshed */
+};
+
 /* sluice_flows value. */
 struct sl_flow {
 	__u32 backend;		/* backend id */
@@ -150,6 +167,7 @@ _Static_assert(sizeof(struct sl_flow_key) == 40, "sl_flow_key layout");
 _Static_assert(sizeof(struct sl_flow) == 12, "sl_flow layout");
 _Static_assert(sizeof(struct sl_counters) == 24, "sl_counters layout");
 _Static_assert(sizeof(struct sl_rate) == 8, "sl_rate layout");
+_Static_assert(sizeof(struct sl_fcache) == 52, "sl_fcache layout");
 #endif
 
 #endif /* SLUICE_ABI_H */

@@ -870,3 +870,35 @@ Test(pkt, new_flows_beyond_the_limit_are_forwarded_but_not_remembered)
 	cr_assert_eq(dp_flow_counts(dp, counts, &total, 0), 0);
 	cr_assert_eq(total, 6);
 }
+
+Test(pkt, a_cached_flow_still_leaves_a_down_backend_and_refreshes_its_entry)
+{
+	struct pkt_spec s = { 4, "192.0.2.27", "10.0.0.100", 48000, 80, 6 };
+	struct sl_flow_key k = flow_key(&s);
+	struct sl_backend b;
+	struct sl_flow f;
+	__u8 in[PKT_MAX];
+	size_t len = pkt_build(&s, in);
+
+	dp_clock_set(dp, 50);
+	struct run r = run_pkt(in, len);	/* new flow: into the flow table */
+	__u32 first = out_backend(&r);
+
+	r = run_pkt(in, len);	/* flow table hit: into the per-CPU cache */
+	r = run_pkt(in, len);	/* cache hit */
+	cr_assert_eq(out_backend(&r), first);
+	/* A later second: the flow-table entry is refreshed through the cache. */
+	dp_clock_set(dp, 51);
+	r = run_pkt(in, len);
+	r = run_pkt(in, len);
+	cr_assert_eq(dp_flow_get(dp, &k, &f), 0);
+	cr_assert_eq(f.seen, 51, "cached flow not seen by the flow table");
+	/* The backend fails: the cached entry must not keep the flow on it. */
+	apply_vip(&fx[0], first);
+	cr_assert_eq(dp_backend_get(dp, first, &b), 0);
+	b.flags |= SL_BE_F_DOWN;
+	cr_assert_eq(dp_backend_set(dp, first, &b), 0);
+	r = run_pkt(in, len);
+	cr_assert_eq(r.action, XDP_TX_);
+	cr_assert_neq(out_backend(&r), first, "cached flow stayed on a down backend");
+}
