@@ -66,6 +66,21 @@ static __always_inline bool is_slot_valid(const struct sl_backend *be, __u32 gen
 	return be && be->family && be->gen == gen && !(be->flags & SL_BE_F_DOWN);
 }
 
+/*
+ * Slot of @k in the flow cache: an xor-fold of the key and one multiply.
+ * It only spreads flows over slots (a collision just costs a cache miss),
+ * so it need not be as good as the Maglev hash, only cheap for IPv6 too.
+ */
+static __always_inline __u32 fcache_slot(const struct sl_flow_key *k)
+{
+	const __u32 *w = (const __u32 *)k;
+	__u32 h = w[0] ^ w[1] ^ w[2] ^ w[3] ^ (w[4] * 3) ^ w[5] ^ w[6] ^ w[7] ^
+		  (w[8] * 0x85ebca6bU) ^ w[9];
+
+	h ^= h >> 15;
+	return (h * 0x9e3779b1U) >> (32 - SL_FCACHE_BITS);
+}
+
 /* Returns true when two flow keys are equal (5 words; no memcmp in BPF). */
 static __always_inline bool is_same_flow(const struct sl_flow_key *a,
 					 const struct sl_flow_key *b)
@@ -89,7 +104,7 @@ static __always_inline bool flow_lookup(const struct sl_pkt *p, __u32 *be_id,
 					struct sl_backend **be, struct sl_vip_meta **vip)
 {
 	__u32 now = sl_clock;
-	__u32 slot = sl_hash_flow(&p->key, 0x5eedcace) & (SLUICE_FLOW_CACHE - 1);
+	__u32 slot = fcache_slot(&p->key);
 	struct sl_fcache *c = bpf_map_lookup_elem(&sluice_fcache, &slot);
 	struct sl_flow *f;
 

@@ -81,10 +81,11 @@ struct sl_flow_key {
 	__u8 pad[2];		/* zero */
 };
 
-/* Entries of the per-CPU flow cache in front of sluice_flows (power of two). */
-#ifndef SLUICE_FLOW_CACHE
-#define SLUICE_FLOW_CACHE 4096
+/* Entries of the per-CPU flow cache in front of sluice_flows: 2^SL_FCACHE_BITS. */
+#ifndef SL_FCACHE_BITS
+#define SL_FCACHE_BITS 12
 #endif
+#define SLUICE_FLOW_CACHE (1U << SL_FCACHE_BITS)
 
 /*
  * sluice_fcache value: a direct-mapped, per-CPU copy of recently used flow
