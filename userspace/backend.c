@@ -707,6 +707,18 @@ static bool is_if_name(const char *name, const char *ifname)
 	return !strncmp(name, ifname, n) && (name[n] == 0 || name[n] == ':');
 }
 
+/*
+ * Returns true for an IPv6 link-local address: never a tunnel endpoint (the
+ * balancer's configuration refuses link-local backends), and it appears
+ * only after link-up, so counting it would make `check` race with `up`.
+ */
+static bool is_link_local(const struct sl_dc_addr *a)
+{
+	const __u8 *b = (const __u8 *)a->addr;
+
+	return a->family == SL_FAMILY_V6 && b[0] == 0xfe && (b[1] & 0xc0) == 0x80;
+}
+
 int bk_if_addrs(const char *ifname, struct sl_dc_addr *out, size_t max)
 {
 	struct ifaddrs *ifa, *i;
@@ -720,7 +732,7 @@ int bk_if_addrs(const char *ifname, struct sl_dc_addr *out, size_t max)
 		return -errno;
 	for (i = ifa; i; i = i->ifa_next) {
 		if (!i->ifa_addr || !is_if_name(i->ifa_name, ifname) ||
-		    !addr_from_sa(i->ifa_addr, &a) || addr_in(&a, out, n))
+		    !addr_from_sa(i->ifa_addr, &a) || is_link_local(&a) || addr_in(&a, out, n))
 			continue;
 		if (n == max) {
 			err = -ENOSPC;
