@@ -691,48 +691,19 @@ int dp_vip_apply(struct dp *dp, const struct sl_vip_key *key,
 		 const struct sl_vip_meta *meta, const struct dp_backend *be,
 		 size_t n)
 {
-	__u32 *table, *scratch;
-	bool has_table;
-	size_t i;
 	int err;
 
 	if (dp->batching)
 		return pend_add(dp, key, meta, be, n);
-	table = malloc(SLUICE_RING_SIZE * sizeof(*table));
-	scratch = malloc(SLUICE_RING_SIZE * sizeof(*scratch));
-	if (!table || !scratch) {
-		err = -ENOMEM;
-		goto out;
+	/* Alone, it is a batch of one: the same steps in the same order. */
+	dp_batch_begin(dp);
+	err = pend_add(dp, key, meta, be, n);
+	if (err) {
+		dp->batching = false;
+		pend_clear(dp);
+		return err;
 	}
-	err = ring_build(be, n, table);
-	if (err && err != -ENOENT)
-		goto out;
-	has_table = !err;
-	if (is_vip_current(dp, key, meta, be, n, has_table ? table : NULL, scratch)) {
-		err = 0;	/* unchanged: touch nothing */
-		goto out;
-	}
-	err = write_slots(dp, be, n);
-	if (err)
-		goto out;
-	/* No usable backend: no table, so the VIP's packets drop (DROP_NO_RING). */
-	err = has_table ? dp_ring_set(dp, meta->id, table) : dp_ring_del(dp, meta->id);
-	if (err == -ENOENT)
-		err = 0;
-	if (err)
-		goto out;
-	for (i = 0; i < n; i++) {
-		if (be[i].be.flags & SL_BE_F_DOWN) {
-			err = dp_backend_set(dp, be[i].id, &be[i].be);
-			if (err)
-				goto out;
-		}
-	}
-	err = dp_vip_set(dp, key, meta);
-out:
-	free(scratch);
-	free(table);
-	return err;
+	return dp_batch_commit(dp);
 }
 
 /* Sum per-CPU sl_counters of @map at @id into @out. */
