@@ -352,26 +352,6 @@ static int ring_fill(const __u32 *table)
 	return fd;
 }
 
-int dp_ring_set(struct dp *dp, __u32 vip_id, const __u32 *table)
-{
-	int outer = bpf_map__fd(dp->skel->maps.sluice_rings);
-	int fd, err = 0;
-
-	if (vip_id >= SLUICE_MAX_VIPS)
-		return -EINVAL;
-	fd = ring_fill(table);
-	if (fd < 0)
-		return fd;
-	/*
-	 * The kernel waits for an RCU grace period (~10 ms) after each update
-	 * of a map of maps; many VIPs at once go through dp_batch_commit().
-	 */
-	if (bpf_map_update_elem(outer, &vip_id, &fd, BPF_ANY))
-		err = -errno;
-	close(fd);
-	return err;
-}
-
 int dp_ring_get(struct dp *dp, __u32 vip_id, __u32 *table)
 {
 	int outer = bpf_map__fd(dp->skel->maps.sluice_rings);

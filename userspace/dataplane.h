@@ -58,13 +58,6 @@ int dp_backend_set(struct dp *dp, __u32 id, const struct sl_backend *be);
 /* Read backend slot @id. Returns 0 or -errno. */
 int dp_backend_get(struct dp *dp, __u32 id, struct sl_backend *be);
 
-/*
- * Publish a whole new Maglev table for VIP slot @vip_id: a fresh table map is
- * filled completely, then swapped in with one map update, so the packet path
- * sees either the old table or the new one, never a mix. Returns 0 or -errno.
- */
-int dp_ring_set(struct dp *dp, __u32 vip_id, const __u32 *table);
-
 /* Copy the current table of @vip_id into @table. Returns 0, -ENOENT or -errno. */
 int dp_ring_get(struct dp *dp, __u32 vip_id, __u32 *table);
 
