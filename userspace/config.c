@@ -711,6 +711,26 @@ static void hc_defaults(struct hc_state *st)
 	strcpy(st->h.http_path, "/");
 }
 
+/*
+ * A VIP's starting point before its own health block: the default TCP
+ * connect cannot judge a UDP service, so a UDP VIP gets no check unless a
+ * type was named above it.
+ */
+static void hc_for_proto(struct sl_cfg_health *h, bool type_set, __u8 proto)
+{
+	if (proto == IPPROTO_UDP && !type_set)
+		h->type = SL_HC_NONE;
+}
+
+void cfg_vip_health(const struct sl_config *cfg, __u8 proto, __u16 port,
+		    struct sl_cfg_health *out)
+{
+	*out = cfg->health;
+	hc_for_proto(out, cfg->health_type_set, proto);
+	if (!out->port)
+		out->port = port;
+}
+
 static bool status_code(const char *p, __u16 *out)
 {
 	if (!is_digit(p[0]) || !is_digit(p[1]) || !is_digit(p[2]))
@@ -1317,12 +1337,10 @@ static int parse_vip(struct pctx *c, struct doc *d, unsigned int i)
 
 	s = config_setting_get_member(g, "health");
 	pkey(&kp, vp.s, "health");
+	hc_for_proto(&st.h, st.type_set, vip->proto);
 	ret = hc_apply(c, s, kp.s, &st);
 	if (ret)
 		return ret;
-	/* The default TCP connect cannot judge a UDP service: no check unless asked. */
-	if (vip->proto == IPPROTO_UDP && !st.type_set)
-		st.h.type = SL_HC_NONE;
 	if (!st.h.port)
 		st.h.port = vip->port;
 	ret = hc_need_port(c, s ? line_of(s) : line_of(g), kp.s, &st.h);
@@ -1424,6 +1442,7 @@ static int parse_root(struct pctx *c, const config_setting_t *root, struct sl_co
 	if (ret)
 		return ret;
 	cfg->health = d.global_hc.h;
+	cfg->health_type_set = d.global_hc.type_set;
 
 	ret = parse_vips(c, &d, root);
 	if (ret)
@@ -1607,6 +1626,7 @@ bool cfg_equal(const struct sl_config *a, const struct sl_config *b)
 {
 	if (a->hash_seed != b->hash_seed || a->flow_table_size != b->flow_table_size ||
 	    a->mtu != b->mtu || a->new_flow_limit != b->new_flow_limit ||
+	    a->health_type_set != b->health_type_set ||
 	    strcmp(a->bpffs, b->bpffs) ||
 	    strcmp(a->ctl_socket, b->ctl_socket) || strcmp(a->ctl_group, b->ctl_group) ||
 	    !sl_addr_equal(&a->src4, &b->src4) || !sl_addr_equal(&a->src6, &b->src6) ||
@@ -1656,14 +1676,15 @@ static void put_addr(FILE *f, const struct sl_addr *a)
  * there are; with @f NULL it only counts.
  */
 static int put_health(FILE *f, const struct sl_cfg_health *h, const struct sl_cfg_health *base,
-		      __u16 def_port, const char *pre, const char *post)
+		      bool type_set, __u16 def_port, const char *pre, const char *post)
 {
 	char buf[24];
 	int n = 0;
 
 #define HC_DIFF(cond) (!base || (cond))
 #define HC_OUT(...) do { n++; if (f) { fputs(pre, f); __VA_ARGS__; fputs(post, f); } } while (0)
-	if (HC_DIFF(h->type != base->type))
+	/* Without a base (the global block) the type is written only if it was named. */
+	if (base ? h->type != base->type : type_set)
 		HC_OUT(fprintf(f, "type = \"%s\";", cfg_hc_type_name(h->type)));
 	if (h->port != def_port)
 		HC_OUT(fprintf(f, "port = %u;", h->port));
@@ -1723,9 +1744,9 @@ static void put_vip(FILE *f, const struct sl_config *cfg, const struct sl_cfg_vi
 		put_addr(f, &v->src6);
 		fputs(";\n", f);
 	}
-	if (put_health(NULL, &v->health, &cfg->health, def_port, "", "")) {
+	if (put_health(NULL, &v->health, &cfg->health, true, def_port, "", "")) {
 		fputs("\t\thealth = {\n", f);
-		put_health(f, &v->health, &cfg->health, def_port, "\t\t\t", "\n");
+		put_health(f, &v->health, &cfg->health, true, def_port, "\t\t\t", "\n");
 		fputs("\t\t};\n", f);
 	}
 	fputs("\t\tbackends = (", f);
@@ -1735,9 +1756,9 @@ static void put_vip(FILE *f, const struct sl_config *cfg, const struct sl_cfg_vi
 		fputs(i ? ",\n\t\t\t{ address = " : "\n\t\t\t{ address = ", f);
 		put_addr(f, &b->addr);
 		fprintf(f, "; weight = %u;", b->weight);
-		if (put_health(NULL, &b->health, &v->health, v->health.port, "", "")) {
+		if (put_health(NULL, &b->health, &v->health, true, v->health.port, "", "")) {
 			fputs(" health = {", f);
-			put_health(f, &b->health, &v->health, v->health.port, " ", "");
+			put_health(f, &b->health, &v->health, true, v->health.port, " ", "");
 			fputs(" };", f);
 		}
 		fputs(" }", f);
@@ -1789,7 +1810,7 @@ int cfg_write(const struct sl_config *cfg, FILE *f)
 	}
 
 	fputs("health = {\n", f);
-	put_health(f, &cfg->health, NULL, 0, "\t", "\n");
+	put_health(f, &cfg->health, NULL, cfg->health_type_set, 0, "\t", "\n");
 	fputs("};\n", f);
 
 	fputs("vips = (\n", f);

@@ -121,6 +121,7 @@ struct sl_config {
 	struct sl_addr src4;		/* global outer IPv4 source; family 0 = none */
 	struct sl_addr src6;		/* global outer IPv6 source; family 0 = none */
 	struct sl_cfg_health health;	/* global defaults as resolved; port 0 = VIP's port */
+	bool health_type_set;		/* the global health block names a type */
 	struct sl_cfg_iface *ifaces;	/* n_ifaces entries, at least one */
 	__u32 n_ifaces;
 	struct sl_cfg_vip *vips;	/* n_vips entries, in file order */
@@ -152,6 +153,14 @@ int cfg_parse_string(const char *text, const char *name, struct sl_config *out,
 
 /* Release what @cfg owns and zero it. Safe on a zeroed struct. */
 void cfg_free(struct sl_config *cfg);
+
+/*
+ * The health settings a VIP of @proto and @port gets from @cfg's global
+ * defaults, by the same rule the parser applies: a UDP VIP gets no check
+ * unless the global block names a type; port 0 becomes the VIP's port.
+ */
+void cfg_vip_health(const struct sl_config *cfg, __u8 proto, __u16 port,
+		    struct sl_cfg_health *out);
 
 /* Returns the VIP called @name, or NULL. */
 const struct sl_cfg_vip *cfg_vip_find(const struct sl_config *cfg, const char *name);

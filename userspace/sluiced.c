@@ -777,12 +777,8 @@ static int h_vip_add(void *ctx, struct json_object *args, struct json_object **d
 		v.src4 = d->running.src4;
 	if (!v.src6.family)
 		v.src6 = d->running.src6;
-	v.health = d->running.health;
-	/* As in a file: a UDP VIP is not TCP-checked unless told (docs/CONFIG.md). */
-	if (v.proto == IPPROTO_UDP && v.health.type != SL_HC_UDP)
-		v.health.type = SL_HC_NONE;
-	if (!v.health.port)
-		v.health.port = v.port;
+	cfg_vip_health(&d->running, v.proto, v.port, &v.health);
+	/* A whole-address VIP added here has no port to probe: no check. */
 	if (!v.health.port)
 		v.health.type = SL_HC_NONE;
 

@@ -711,10 +711,29 @@ Test(config, udp_vips_are_not_tcp_checked_by_default)
 	cr_assert_eq(parse(text, &c, err, sizeof(err)), 0, "%s", err);
 	cr_assert_eq(c.vips[0].backends[0].health.type, SL_HC_NONE, "UDP VIP got a TCP check");
 	cr_assert_eq(c.vips[1].backends[0].health.type, SL_HC_TCP, "TCP VIP lost its default");
+	/* A VIP added at run time resolves the same way, also after a dump. */
+	struct sl_cfg_health h;
+	struct sl_config back = {};
+	char *buf = NULL;
+	size_t blen = 0;
+	FILE *f = open_memstream(&buf, &blen);
+
+	cr_assert_eq(cfg_write(&c, f), 0);
+	fclose(f);
+	cr_assert_eq(parse(buf, &back, err, sizeof(err)), 0, "%s", err);
+	free(buf);
+	cfg_vip_health(&back, IPPROTO_UDP, 5353, &h);
+	cr_assert_eq(h.type, SL_HC_NONE, "the dump made the global TCP type explicit");
+	cr_assert_eq(h.port, 5353);
+	cfg_vip_health(&back, IPPROTO_TCP, 8080, &h);
+	cr_assert_eq(h.type, SL_HC_TCP);
+	cfg_free(&back);
 	cfg_free(&c);
 	/* Asked for explicitly, even globally, it is honoured. */
 	snprintf(text, sizeof(text), base, "health = { type = \"tcp\"; port = 53; };");
 	cr_assert_eq(parse(text, &c, err, sizeof(err)), 0, "%s", err);
 	cr_assert_eq(c.vips[0].backends[0].health.type, SL_HC_TCP);
+	cfg_vip_health(&c, IPPROTO_UDP, 5353, &h);
+	cr_assert_eq(h.type, SL_HC_TCP, "a named global type applies to UDP VIPs too");
 	cfg_free(&c);
 }
