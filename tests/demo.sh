@@ -60,8 +60,7 @@ note "Replies went from the backends straight to the client: the balancer only s
 say "Stopping the server on backend b2 ($(lab_ip4 b2))"
 start=$(date +%s%N)
 lab_server_stop b2
-wait_for 20 "b2 down" sh -c \
-	"$BUILD/sluicectl -s $LAB_SOCK -j backend list web4 | jq -e '.[] | select(.address == \"$(lab_ip4 b2)\") | .state == \"down\"'"
+wait_for 20 "b2 down" lab_state_is web4 "$(lab_ip4 b2)" down
 note "health check marked b2 down after $((($(date +%s%N) - start) / 1000000)) ms; its table entries moved to b1 and b3"
 lab_ctl backend list web4
 

@@ -100,9 +100,52 @@ lab_server_start() {
 }
 
 lab_server_stop() {
-	spid=$(cat "$SL_TMP/server-$1.pid")
-	kill "$spid" 2>/dev/null
-	wait_for 10 "server on $1 gone" sh -c "! kill -0 $spid 2>/dev/null"
+	srv_pid=$(cat "$SL_TMP/server-$1.pid")
+	kill "$srv_pid" 2>/dev/null
+	wait_for 10 "server on $1 gone" is_gone "$srv_pid"
+}
+
+# lab_state VIP ADDRESS: the backend's state as sluicectl reports it.
+lab_state() {
+	lab_ctl -j backend list "$1" | jq -r ".[] | select(.address == \"$2\") | .state"
+}
+
+# lab_state_is VIP ADDRESS STATE: true when the backend is in STATE (for wait_for).
+lab_state_is() {
+	[ "$(lab_state "$1" "$2")" = "$3" ]
+}
+
+# lab_long_start CONNS SECONDS: long-lived connections from c2 to the
+# IPv4 web VIP in the background (pid in $SL_TMP/long.pid), once running.
+lab_long_start() {
+	nsenter --net="/var/run/netns/$SL_RUN-c2" "$SL_CLIENT" tcp-long "$LAB_VIP4:80" \
+		--conns "$1" --interval-ms 100 --duration "$2" \
+		--status-file "$SL_TMP/long.status" >"$SL_TMP/long.out" 2>&1 &
+	echo $! >"$SL_TMP/long.pid"
+	wait_for 10 "long-lived connections running" lab_long_more_than "$1"
+}
+
+# Lines the long-lived connections have exchanged so far.
+lab_long_lines() {
+	cut -d' ' -f2 "$SL_TMP/long.status" 2>/dev/null || echo 0
+}
+
+lab_long_more_than() {
+	[ "$(lab_long_lines)" -gt "$1" ]
+}
+
+# Wait until the long-lived connections exchanged $1 more lines, none failed.
+lab_long_progress() {
+	wait_for 10 "traffic keeps flowing" lab_long_more_than $(($(lab_long_lines) + $1))
+	check "no connection failed: $(grep fail "$SL_TMP/long.out" | head -3)" \
+		[ "$(cut -d' ' -f3 "$SL_TMP/long.status")" = 0 ]
+}
+
+# Stop the long-lived connections; true when none of them failed.
+lab_long_stop() {
+	kill -INT "$(cat "$SL_TMP/long.pid")"
+	wait_for 15 "long-lived client finished" is_gone "$(cat "$SL_TMP/long.pid")"
+	grep -q "failed_conns 0" "$SL_TMP/long.out" || fail "$(tail -3 "$SL_TMP/long.out")"
 }
 
 # Make $1 a backend: decapsulator, VIPs on lo, MSS that fits after encap.
@@ -170,6 +213,20 @@ lab_up() {
 	lab_write_conf
 	lab_sluiced_start
 	lab_wait_healthy 30
+}
+
+# A test script's main: build the lab, run its tests, show the log on failure.
+lab_main() {
+	if ! lab_up; then
+		echo "lab set-up failed; sluiced log:" >&2
+		tail -n 30 "$LAB_LOG" >&2
+		echo "0 passed, 1 failed"
+		exit 1
+	fi
+	t_main
+	rc=$?
+	[ $rc -eq 0 ] || { echo "--- sluiced log"; tail -n 40 "$LAB_LOG"; }
+	exit $rc
 }
 
 # sl-client in client namespace $1.

@@ -12,16 +12,12 @@ SLUICECTL="$PWD/$BUILD/sluicectl"
 SLUICE_BACKEND="$PWD/$BUILD/sluice-backend"
 T_PASSED=0
 T_FAILED=0
-SL_PIDS=""
 
 # Remove every namespace, pin, process and file of this run. Idempotent.
 sl_teardown() {
 	if command -v sl_teardown_hook >/dev/null 2>&1; then
 		sl_teardown_hook
 	fi
-	for pid in $SL_PIDS; do
-		kill -9 "$pid" 2>/dev/null
-	done
 	for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep "^$SL_RUN" || true); do
 		ip netns pids "$ns" 2>/dev/null | xargs -r kill -9 2>/dev/null
 		ip netns del "$ns" 2>/dev/null
@@ -60,6 +56,11 @@ wait_for() {
 	done
 }
 
+# Returns true once process $1 is gone (for wait_for).
+is_gone() {
+	! kill -0 "$1" 2>/dev/null
+}
+
 # Fail the current test with a message.
 fail() {
 	echo "    FAIL: $*" >&2
@@ -71,6 +72,11 @@ check() {
 	desc=$1
 	shift
 	"$@" || fail "$desc"
+}
+
+# check_between DESCRIPTION VALUE MIN MAX: MIN <= VALUE <= MAX.
+check_between() {
+	[ "$2" -ge "$3" ] && [ "$2" -le "$4" ] || fail "$1: $2 not in $3..$4"
 }
 
 # Run test function $1 in a subshell with errexit; count the result. (Not

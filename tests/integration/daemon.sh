@@ -195,7 +195,7 @@ test_kill9_keeps_forwarding_and_restart_adopts() {
 	f=$(flows)
 	vipid=$(ctlj vip show web | jq .id)
 	kill -9 "$(daemon_pid)"
-	wait_for 5 "sluiced gone" sh -c "! kill -0 $(daemon_pid) 2>/dev/null"
+	wait_for 5 "sluiced gone" is_gone "$(daemon_pid)"
 	check "program still attached" sh -c "ip -n $SL_RUN-lb link show sl-l0 | grep -q prog/xdp"
 	# 16 = SL_TX_ENCAP (include/sluice_abi.h)
 	before=$(bpftool -j map dump pinned "$SL_BPFFS/sluice_reasons" | jq '[.[].formatted | select(.key == 16) | .values[].value.packets] | add')
@@ -222,7 +222,7 @@ test_socket_refuses_outsiders() {
 test_teardown_leaves_nothing() {
 	pid=$(daemon_pid)
 	ctl teardown
-	wait_for 10 "sluiced exits" sh -c "! kill -0 $pid 2>/dev/null"
+	wait_for 10 "sluiced exits" is_gone "$pid"
 	check "no program on sl-l0" sh -c "! ip -n $SL_RUN-lb link show sl-l0 | grep -q prog/xdp"
 	check "no pins" [ ! -e "$SL_BPFFS" ]
 	check "no socket" [ ! -e "$SOCK" ]
