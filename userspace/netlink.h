@@ -48,20 +48,4 @@ int nl_events(struct nl *nl);
  */
 int nl_nexthop(struct nl *nl, int family, const void *addr, struct nl_nexthop *out);
 
-/* Returns the ifindex of @ifname, or -ENODEV, or another -errno. */
-int nl_link_index(struct nl *nl, const char *ifname);
-
-/*
- * Copies the Ethernet address of @ifindex to @mac. Returns 0, -ENODEV,
- * -EOPNOTSUPP when the device has no 6-byte address, or another -errno.
- */
-int nl_link_mac(struct nl *nl, int ifindex, unsigned char mac[6]);
-
-/*
- * Copies to @addr (4 or 16 bytes, network order) the first global-scope
- * @family address on @ifindex, preferring ones that are neither tentative nor
- * deprecated. Returns 0, -ENOENT when there is none, or another -errno.
- */
-int nl_addr_first(struct nl *nl, int ifindex, int family, void *addr);
-
 #endif /* SLUICE_NETLINK_H */
