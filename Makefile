@@ -86,12 +86,12 @@ $(BUILD)/%: userspace/%.c $(LIB) $(HDRS)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) $< $(LIB) $(LDLIBS) -o $@
 
-$(BUILD)/tests/unit_tests: $(UNIT_SRCS) $(LIB) $(HDRS) $(wildcard tests/unit/*.h)
+$(BUILD)/tests/unit_tests: $(UNIT_SRCS) $(LIB) $(HDRS) $(wildcard tests/unit/*.h tests/*.h)
 	$(call msg,LINK,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) -Itests $(UNIT_SRCS) $(LIB) $(LDLIBS) -lcriterion -lm -o $@
 
-$(BUILD)/tests/bpf_tests: $(PKT_SRCS) $(LIB) $(HDRS) $(wildcard tests/bpf/*.h)
+$(BUILD)/tests/bpf_tests: $(PKT_SRCS) $(LIB) $(HDRS) $(wildcard tests/bpf/*.h tests/*.h)
 	$(call msg,LINK,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) -Itests $(PKT_SRCS) $(LIB) $(LDLIBS) -lcriterion -o $@

@@ -23,6 +23,7 @@
 #include <bpf/bpf.h>
 #include "backend.h"
 #include "bpf/pkt.h"
+#include "shell.h"
 
 #define XDP_DROP_ 1
 #define XDP_PASS_ 2
@@ -569,25 +570,6 @@ Test(decap, addresses_parse_and_print)
 	cr_assert_eq(bk_pin_dir(buf, sizeof(buf), "a-very-long-interface"), -EINVAL);
 }
 
-/* Runs a shell command built like printf; returns its exit status, or -1. */
-static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int sh(const char *fmt, ...)
-{
-	char cmd[1024];
-	va_list ap;
-	int ret;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	ret = system(cmd);
-	if (ret == -1 || !WIFEXITED(ret))
-		return -1;
-	return WEXITSTATUS(ret);
-}
-
-#define SH(...) cr_assert_eq(sh(__VA_ARGS__), 0, "command failed: " __VA_ARGS__)
-
 Test(decap, library_follows_a_real_interface_and_lo)
 {
 	struct sl_dc_addr have[16], stale = addr("10.8.8.8"), vip = addr("10.0.0.42");
@@ -596,7 +578,7 @@ Test(decap, library_follows_a_real_interface_and_lo)
 	int n;
 
 	/* A private network namespace of this test process only. */
-	cr_assert_eq(unshare(CLONE_NEWNET), 0, "unshare: %s", strerror(errno));
+	netns_private();
 	SH("ip link add sldcs0 type veth peer name sldcs1 && "
 	   "ip addr add 10.9.0.1/24 dev sldcs0 && "
 	   "ip addr add 10.9.0.2/24 dev sldcs0 label sldcs0:1 && "

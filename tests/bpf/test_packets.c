@@ -13,6 +13,7 @@
 #include "dataplane.h"
 #include "sluice_hash.h"
 #include "bpf/pkt.h"
+#include "shell.h"
 
 #define SEED 0x5eed1ceU
 #define XDP_ABORTED_ 0
@@ -686,19 +687,15 @@ Test(pkt, unresolved_next_hop_uses_the_kernel_fib)
 	__u32 want = expected_backend(&s, 1, false);
 	const char *addr = be_addr_of(&fx[0], want);
 	struct sl_backend b;
-	char cmd[512];
 	const __u8 mac[6] = { 0x02, 0xfe, 0xed, 0x00, 0x00, 0x01 };
 
 	/* A private network namespace of this test process only. */
-	cr_assert_eq(unshare(CLONE_NEWNET), 0, "unshare: %s", strerror(errno));
-	snprintf(cmd, sizeof(cmd),
-		 "ip link add sl-fib0 type veth peer name sl-fib1 && "
-		 "ip link set sl-fib0 up && ip link set sl-fib1 up && "
-		 "ip addr add 10.1.0.254/16 dev sl-fib0 && "
-		 "sysctl -qw net.ipv4.conf.sl-fib0.forwarding=1 && "
-		 "ip neigh replace %s lladdr 02:fe:ed:00:00:01 dev sl-fib0 nud permanent",
-		 addr);
-	cr_assert_eq(system(cmd), 0, "setting up the namespace failed: %s", cmd);
+	netns_private();
+	SH("ip link add sl-fib0 type veth peer name sl-fib1 && "
+	   "ip link set sl-fib0 up && ip link set sl-fib1 up && "
+	   "ip addr add 10.1.0.254/16 dev sl-fib0 && "
+	   "sysctl -qw net.ipv4.conf.sl-fib0.forwarding=1 && "
+	   "ip neigh replace %s lladdr 02:fe:ed:00:00:01 dev sl-fib0 nud permanent", addr);
 	cr_assert_eq(dp_backend_get(dp, want, &b), 0);
 	b.flags &= (__u8)~SL_BE_F_MAC;
 	cr_assert_eq(dp_backend_set(dp, want, &b), 0);

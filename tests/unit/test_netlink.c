@@ -18,6 +18,7 @@
 #include <criterion/criterion.h>
 
 #include "netlink.h"
+#include "shell.h"
 
 #define WAIT_MS	2000	/* longest any condition may take to become true */
 #define STEP_MS	10
@@ -44,31 +45,6 @@ static void msleep(int ms)
 	}								\
 	__ok;								\
 })
-
-/* Runs a shell command built like printf; returns its exit status, or -1. */
-static int sh(const char *fmt, ...)
-{
-	char cmd[512];
-	va_list ap;
-	int ret;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	ret = system(cmd);
-	if (ret == -1 || !WIFEXITED(ret))
-		return -1;
-	return WEXITSTATUS(ret);
-}
-
-#define SH(...) cr_assert_eq(sh(__VA_ARGS__), 0, "command failed: " __VA_ARGS__)
-
-/* Moves this test process into a namespace of its own, gone when it exits. */
-static void netns_private(void)
-{
-	cr_assert_eq(unshare(CLONE_NEWNET), 0, "unshare(CLONE_NEWNET): %s",
-		     strerror(errno));
-}
 
 /* Writes @val to the sysctl file @path, in this namespace. */
 static void sysctl_set(const char *path, const char *val)
