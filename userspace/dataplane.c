@@ -146,14 +146,6 @@ int dp_prog_fd(const struct dp *dp)
 	return bpf_program__fd(dp->skel->progs.sluice_xdp);
 }
 
-int dp_map_fd(const struct dp *dp, const char *name)
-{
-	struct bpf_map *map;
-
-	map = bpf_object__find_map_by_name(dp->skel->obj, name);
-	return map ? bpf_map__fd(map) : -ENOENT;
-}
-
 /* Returns 0 or -errno from a libbpf low-level call's result. */
 static int sys_err(int ret)
 {
@@ -744,58 +736,29 @@ int dp_reason_stats(struct dp *dp, __u64 *out)
 	return err;
 }
 
-/* Zero the @n per-CPU values of @map, each @size bytes per CPU. */
-static int percpu_zero(struct dp *dp, struct bpf_map *map, __u32 n, size_t size)
+/* Zero the per-CPU values of @map at ids [@from, @to), each @size bytes per CPU. */
+static int percpu_zero(struct dp *dp, struct bpf_map *map, __u32 from, __u32 to, size_t size)
 {
 	void *zero;
-	__u32 i;
 	int err = 0;
 
 	zero = calloc(dp->ncpus, size);
 	if (!zero)
 		return -ENOMEM;
-	for (i = 0; i < n && !err; i++)
+	for (__u32 i = from; i < to && !err; i++)
 		err = sys_err(bpf_map_update_elem(bpf_map__fd(map), &i, zero, BPF_ANY));
-	free(zero);
-	return err;
-}
-
-/* Zero one per-CPU value of @map at @id. */
-static int percpu_zero_one(struct dp *dp, struct bpf_map *map, __u32 id, size_t size)
-{
-	void *zero = calloc(dp->ncpus, size);
-	int err;
-
-	if (!zero)
-		return -ENOMEM;
-	err = sys_err(bpf_map_update_elem(bpf_map__fd(map), &id, zero, BPF_ANY));
 	free(zero);
 	return err;
 }
 
 int dp_vip_stats_reset(struct dp *dp, __u32 id)
 {
-	return percpu_zero_one(dp, dp->skel->maps.sluice_vip_st, id, sizeof(struct sl_counters));
+	return percpu_zero(dp, dp->skel->maps.sluice_vip_st, id, id + 1, sizeof(struct sl_counters));
 }
 
 int dp_backend_stats_reset(struct dp *dp, __u32 id)
 {
-	return percpu_zero_one(dp, dp->skel->maps.sluice_be_st, id, sizeof(struct sl_counters));
-}
-
-int dp_stats_reset(struct dp *dp)
-{
-	int err;
-
-	err = percpu_zero(dp, dp->skel->maps.sluice_reasons, SL_REASON_MAX,
-			  sizeof(struct sl_reason_count));
-	if (!err)
-		err = percpu_zero(dp, dp->skel->maps.sluice_vip_st, SLUICE_MAX_VIPS,
-				  sizeof(struct sl_counters));
-	if (!err)
-		err = percpu_zero(dp, dp->skel->maps.sluice_be_st, SLUICE_MAX_BACKENDS,
-				  sizeof(struct sl_counters));
-	return err;
+	return percpu_zero(dp, dp->skel->maps.sluice_be_st, id, id + 1, sizeof(struct sl_counters));
 }
 
 int dp_flow_get(struct dp *dp, const struct sl_flow_key *key, struct sl_flow *flow)

@@ -39,9 +39,6 @@ void dp_close(struct dp *dp);
 /* Returns the fd of the XDP program. */
 int dp_prog_fd(const struct dp *dp);
 
-/* Returns the fd of the map called @name (e.g. "sluice_flows"), or -ENOENT. */
-int dp_map_fd(const struct dp *dp, const char *name);
-
 /* Insert or replace a VIP and its address marker. Returns 0 or -errno. */
 int dp_vip_set(struct dp *dp, const struct sl_vip_key *key,
 	       const struct sl_vip_meta *meta);
@@ -100,9 +97,6 @@ int dp_backend_stats_reset(struct dp *dp, __u32 id);
 
 /* Remove address markers no service VIP uses (left by a crash). Returns 0 or -errno. */
 int dp_markers_prune(struct dp *dp);
-
-/* Zero every counter (tests and `stats reset`). Returns 0 or -errno. */
-int dp_stats_reset(struct dp *dp);
 
 /* Look a flow up in the flow table. Returns 0, -ENOENT or -errno. */
 int dp_flow_get(struct dp *dp, const struct sl_flow_key *key, struct sl_flow *flow);
