@@ -54,26 +54,6 @@ static __always_inline int nexthop_fib(struct xdp_md *ctx,
 	return SL_CONTINUE;
 }
 
-/* Write the outer IPv4 header for an IPIP packet. */
-static __always_inline void outer_ipv4(struct iphdr *o, const struct sl_pkt *p,
-				       const struct sl_vip_meta *vip,
-				       const struct sl_backend *be)
-{
-	o->version = 4;
-	o->ihl = 5;
-	o->tos = p->tos;
-	o->tot_len = bpf_htons(p->l3_len + SL_ENCAP_V4);
-	/* DF with id 0: an atomic datagram (RFC 6864); we never fragment. */
-	o->id = 0;
-	o->frag_off = bpf_htons(SL_IP_DF);
-	o->ttl = SL_OUTER_TTL;
-	o->protocol = IPPROTO_IPIP;
-	o->saddr = vip->src4;
-	o->daddr = be->addr[0];
-	o->check = 0;
-	o->check = csum_ipv4_hdr(o);
-}
-
 /* Write the outer IPv6 header for an IP6IP6 or IPv4-in-IPv6 packet. */
 static __always_inline void outer_ipv6(struct ipv6hdr *o, const struct sl_pkt *p,
 				       const struct sl_vip_meta *vip,
@@ -83,11 +63,8 @@ static __always_inline void outer_ipv6(struct ipv6hdr *o, const struct sl_pkt *p
 	__u32 label = (p->key.src[3] ^ p->key.src[0] ^
 		       ((__u32)p->key.sport << 16 | p->key.dport)) & 0xfffff;
 
-	o->version = 6;
-	o->priority = p->tos >> 4;
-	o->flow_lbl[0] = ((p->tos & 0xf) << 4) | (label >> 16);
-	o->flow_lbl[1] = label >> 8;
-	o->flow_lbl[2] = label;
+	/* Version, traffic class and flow label: one word, no bitfield writes. */
+	*(__be32 *)o = bpf_htonl(6U << 28 | (__u32)p->tos << 20 | label);
 	o->payload_len = bpf_htons(p->l3_len);
 	o->nexthdr = p->key.family == SL_FAMILY_V4 ? IPPROTO_IPIP : IPPROTO_IPV6;
 	o->hop_limit = SL_OUTER_TTL;
@@ -101,6 +78,9 @@ static __always_inline void outer_ipv6(struct ipv6hdr *o, const struct sl_pkt *p
  * The inner packet is not touched; bytes after it (Ethernet padding) are
  * trimmed. Returns SL_TX_ENCAP with *egress set to the interface to send on
  * (0: the receiving one), or a reason.
+ *
+ * The Ethernet header is moved as 16-bit words (struct ethhdr is packed,
+ * which compiles to byte moves).
  */
 static __always_inline int encap(struct xdp_md *ctx, const struct sl_pkt *p,
 				 const struct sl_vip_meta *vip,
@@ -108,11 +88,11 @@ static __always_inline int encap(struct xdp_md *ctx, const struct sl_pkt *p,
 {
 	void *data = (void *)(long)ctx->data;
 	void *data_end = (void *)(long)ctx->data_end;
-	struct ethhdr *eth = data, old_eth;
+	__u16 *eth = data, ours[3], dmac[3], tpid = 0;
 	struct sl_vlan_hdr *vlan, old_vlan = {};
-	__u8 dmac[ETH_ALEN];
 	bool v6_outer = be->family == SL_FAMILY_V6;
 	int len = v6_outer ? SL_ENCAP_V6 : SL_ENCAP_V4;
+	__be16 outer_proto = v6_outer ? bpf_htons(ETH_P_IPV6) : bpf_htons(ETH_P_IP);
 	int rc;
 
 	if (!v6_outer && p->key.family == SL_FAMILY_V6)
@@ -121,25 +101,32 @@ static __always_inline int encap(struct xdp_md *ctx, const struct sl_pkt *p,
 		return SL_DROP_TOO_BIG;
 
 	/* Save the L2 header: adjust_head invalidates every packet pointer. */
-	if ((void *)(eth + 1) > data_end)
+	if ((void *)(eth + ETH_HLEN / 2) > data_end)
 		return SL_DROP_ADJUST;
-	old_eth = *eth;
-	/* Our MAC becomes the source: a group address cannot be one. */
-	if (old_eth.h_dest[0] & 1)
+	/* Our MAC (the frame's destination) becomes the source: not a group one. */
+	if (*(__u8 *)data & 1)
 		return SL_PASS_L2_MULTICAST;
+	ours[0] = eth[0];
+	ours[1] = eth[1];
+	ours[2] = eth[2];
 
 	if (be->flags & SL_BE_F_MAC) {
-		__builtin_memcpy(dmac, be->mac, ETH_ALEN);
+		const __u16 *m = (const __u16 *)be->mac;
+
+		dmac[0] = m[0];
+		dmac[1] = m[1];
+		dmac[2] = m[2];
 		*egress = be->ifindex;
 	} else {
-		rc = nexthop_fib(ctx, be, vip, dmac, egress);
+		rc = nexthop_fib(ctx, be, vip, (__u8 *)dmac, egress);
 		if (rc >= 0)
 			return rc;
 	}
-	if (p->l2_len > sizeof(*eth)) {
-		vlan = (void *)(eth + 1);
+	if (p->l2_len > ETH_HLEN) {
+		vlan = data + ETH_HLEN;
 		if ((void *)(vlan + 1) > data_end)
 			return SL_DROP_ADJUST;
+		tpid = eth[6];
 		old_vlan = *vlan;
 	}
 
@@ -153,22 +140,26 @@ static __always_inline int encap(struct xdp_md *ctx, const struct sl_pkt *p,
 	data_end = (void *)(long)ctx->data_end;
 
 	eth = data;
-	if ((void *)(eth + 1) > data_end)
+	if ((void *)(eth + ETH_HLEN / 2) > data_end)
 		return SL_DROP_ADJUST;
-	__builtin_memcpy(eth->h_dest, dmac, ETH_ALEN);
+	eth[0] = dmac[0];
+	eth[1] = dmac[1];
+	eth[2] = dmac[2];
 	/* Our own MAC (the frame's old destination), so switches learn us. */
-	__builtin_memcpy(eth->h_source, old_eth.h_dest, ETH_ALEN);
-	eth->h_proto = old_eth.h_proto;
-	data += sizeof(*eth);
-	if (p->l2_len > sizeof(*eth)) {
+	eth[3] = ours[0];
+	eth[4] = ours[1];
+	eth[5] = ours[2];
+	data += ETH_HLEN;
+	if (p->l2_len > ETH_HLEN) {
+		eth[6] = tpid;
 		vlan = data;
 		if ((void *)(vlan + 1) > data_end)
 			return SL_DROP_ADJUST;
 		vlan->tci = old_vlan.tci;
-		vlan->proto = v6_outer ? bpf_htons(ETH_P_IPV6) : bpf_htons(ETH_P_IP);
+		vlan->proto = outer_proto;
 		data += sizeof(*vlan);
 	} else {
-		eth->h_proto = v6_outer ? bpf_htons(ETH_P_IPV6) : bpf_htons(ETH_P_IP);
+		eth[6] = outer_proto;
 	}
 
 	if (v6_outer) {
@@ -182,7 +173,8 @@ static __always_inline int encap(struct xdp_md *ctx, const struct sl_pkt *p,
 
 		if ((void *)(o4 + 1) > data_end)
 			return SL_DROP_ADJUST;
-		outer_ipv4(o4, p, vip, be);
+		ipv4_hdr_write(o4, p->tos, p->l3_len + SL_ENCAP_V4, SL_OUTER_TTL,
+			       IPPROTO_IPIP, vip->src4, be->addr[0]);
 	}
 	return SL_TX_ENCAP;
 }

@@ -67,15 +67,16 @@ static __always_inline bool is_slot_valid(const struct sl_backend *be, __u32 gen
 }
 
 /*
- * Slot of @k in the flow cache: an xor-fold of the key and one multiply.
- * It only spreads flows over slots (a collision just costs a cache miss),
- * so it need not be as good as the Maglev hash, only cheap for IPv6 too.
+ * Slot of @k in the flow cache: an xor-fold of the key's 64-bit words (the
+ * words the parser wrote, see key_word()) and two multiplies. It only
+ * spreads flows over slots (a collision just costs a cache miss), so it need
+ * not be as good as the Maglev hash, only cheap for IPv6 too.
  */
 static __always_inline __u32 fcache_slot(const struct sl_flow_key *k)
 {
-	const __u32 *w = (const __u32 *)k;
-	__u32 h = w[0] ^ w[1] ^ w[2] ^ w[3] ^ (w[4] * 3) ^ w[5] ^ w[6] ^ w[7] ^
-		  (w[8] * 0x85ebca6bU) ^ w[9];
+	const __u64 *w = (const __u64 *)k;
+	__u64 x = w[0] ^ w[1] ^ (w[2] * 3) ^ w[3] ^ (w[4] * 0x85ebca6bU);
+	__u32 h = (__u32)x ^ (__u32)(x >> 32);
 
 	h ^= h >> 15;
 	return (h * 0x9e3779b1U) >> (32 - SL_FCACHE_BITS);

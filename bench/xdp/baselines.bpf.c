@@ -114,18 +114,7 @@ int xb_encap(struct xdp_md *ctx)
 	eth[4] = m1;
 	eth[5] = m2;
 	eth[6] = bpf_htons(ETH_P_IP);
-	o->version = 4;
-	o->ihl = 5;
-	o->tos = tos;
-	o->tot_len = bpf_htons(tot + sizeof(*o));
-	o->id = 0;
-	o->frag_off = bpf_htons(0x4000);	/* DF */
-	o->ttl = 64;
-	o->protocol = IPPROTO_IPIP;
-	o->saddr = xb_src;
-	o->daddr = xb_dst;
-	o->check = 0;
-	o->check = csum_ipv4_hdr(o);
+	ipv4_hdr_write(o, tos, tot + sizeof(*o), 64, IPPROTO_IPIP, xb_src, xb_dst);
 	return XDP_TX;
 }
 
