@@ -55,10 +55,10 @@ fi
 make -s -C "$TOP/bench/xdp" BUILD="$BUILD" >&2
 
 if [ -n "${QUICK:-}" ] && [ "${QUICK}" != 0 ]; then
-	args="--trials 3 --warmup 200 --window 400 --cost-repeat 500000"
+	args="--trials 5 --warmup 150 --window 300 --cost-repeat 500000"
 	limit=100
 else
-	args="--trials 5 --warmup 300 --window 1000 --cost-repeat 2000000"
+	args="--trials 9 --warmup 200 --window 600 --cost-repeat 2000000"
 	limit=280
 fi
 

@@ -808,19 +808,37 @@ static struct stat3 stats(const struct series *s)
 	return r;
 }
 
+/*
+ * Ratio of @s to @base: the median of the per-round ratios when both were
+ * measured in the same rounds (each case runs right after its baseline in
+ * every round, so a slow minute of this shared machine slows both), else the
+ * ratio of the medians. NAN when either has no value.
+ */
+static double ratio_of(const struct series *s, const struct series *base)
+{
+	struct series r = { .n = 0 };
+
+	if (!s->n || !base || !base->n)
+		return NAN;
+	if (s->n != base->n)
+		return stats(s).median / stats(base).median;
+	for (int i = 0; i < s->n; i++)
+		r.v[r.n++] = s->v[i] / base->v[i];
+	return stats(&r).median;
+}
+
 static void json_line(const char *kind, const char *name, const char *unit,
 		      const struct series *s, const char *base_name, const struct series *base)
 {
-	struct stat3 st = stats(s), bs;
+	struct stat3 st = stats(s);
 
 	if (!s->n)
 		return;
 	printf("{\"name\": \"%s.%s\", \"value\": %.4f, \"unit\": \"%s\", ", kind, name,
 	       st.median, unit);
 	if (base && base->n) {
-		bs = stats(base);
 		printf("\"baseline\": \"%s.%s\", \"ratio\": %.4f, ", kind, base_name,
-		       bs.median ? st.median / bs.median : 0);
+		       ratio_of(s, base));
 	} else {
 		printf("\"baseline\": null, \"ratio\": null, ");
 	}
@@ -858,12 +876,12 @@ static void report(const char *fwd_desc)
 			     *cb = case_find(c->cost_base);
 		struct stat3 r = stats(&c->rate), k = stats(&c->cost);
 		double rbm = rb ? median_of(rb, &rb->rate) : NAN;
-		double cbm = cb ? median_of(cb, &cb->cost) : NAN;
 
 		fprintf(stderr, "%-18s %6.2f/%6.2f/%6.2f %6.3f %6.1f %6.2f %4.0f%% | %5.1f/%5.1f/%5.1f %6.2f",
-			c->name, r.min, r.median, r.max, r.median / rbm,
+			c->name, r.min, r.median, r.max, rb ? ratio_of(&c->rate, &rb->rate) : NAN,
 			1e3 / r.median - 1e3 / rbm, median_of(c, &c->wall),
-			100 * median_of(c, &c->busy), k.min, k.median, k.max, k.median / cbm);
+			100 * median_of(c, &c->busy), k.min, k.median, k.max,
+			cb ? ratio_of(&c->cost, &cb->cost) : NAN);
 		if (c->prog == PROG_SLUICE || c->prog == PROG_SLUICE_SMALL)
 			fprintf(stderr, " | %5.1f %5.1f", 100 * c->ok_frac, 100 * c->new_frac);
 		fprintf(stderr, "\n");
@@ -884,7 +902,7 @@ static void report(const char *fwd_desc)
 
 		if (!c->target || !c->rate.n || !rb || !rb->rate.n)
 			continue;
-		rr = stats(&c->rate).median / stats(&rb->rate).median;
+		rr = ratio_of(&c->rate, &rb->rate);
 		fprintf(stderr, "target: %s >= %.2f x %s: %.3f, %s\n", c->name, c->target,
 			rb->name, rr, rr >= c->target ? "met" : "MISSED");
 	}
