@@ -20,7 +20,7 @@ endif
 MULTIARCH := $(shell $(CC) -print-multiarch 2>/dev/null)
 PKGS      := libbpf libmnl libconfig json-c
 
-BPF_CFLAGS := -g -O2 -target bpf -Wall -Werror -Iinclude -Ibpf \
+BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -Wall -Werror -Iinclude -Ibpf \
 	      -idirafter /usr/include/$(MULTIARCH) $(EXTRA_BPF_CFLAGS)
 CFLAGS     ?= -O2 -g
 CFLAGS     += -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers \

@@ -28,8 +28,7 @@ const volatile __u32 sl_mtu = 1500;
  * or a reason.
  */
 static __always_inline int nexthop_fib(struct xdp_md *ctx,
-				       const struct sl_backend *be,
-				       const struct sl_vip_meta *vip, __u8 *dmac,
+				       const struct sl_backend *be, __u8 *dmac,
 				       __u32 *egress)
 {
 	struct bpf_fib_lookup fib = {};
@@ -38,11 +37,11 @@ static __always_inline int nexthop_fib(struct xdp_md *ctx,
 	fib.ifindex = ctx->ingress_ifindex;
 	if (be->family == SL_FAMILY_V4) {
 		fib.family = SL_AF_INET;
-		fib.ipv4_src = vip->src4;
+		fib.ipv4_src = be->src[0];
 		fib.ipv4_dst = be->addr[0];
 	} else {
 		fib.family = SL_AF_INET6;
-		__builtin_memcpy(fib.ipv6_src, vip->src6, sizeof(fib.ipv6_src));
+		__builtin_memcpy(fib.ipv6_src, be->src, sizeof(fib.ipv6_src));
 		__builtin_memcpy(fib.ipv6_dst, be->addr, sizeof(fib.ipv6_dst));
 	}
 	/* OUTPUT: look up as the sender (skips the check for an input route). */
@@ -56,7 +55,6 @@ static __always_inline int nexthop_fib(struct xdp_md *ctx,
 
 /* Write the outer IPv6 header for an IP6IP6 or IPv4-in-IPv6 packet. */
 static __always_inline void outer_ipv6(struct ipv6hdr *o, const struct sl_pkt *p,
-				       const struct sl_vip_meta *vip,
 				       const struct sl_backend *be)
 {
 	/* A flow label from the ports and source lets routers spread flows. */
@@ -68,7 +66,7 @@ static __always_inline void outer_ipv6(struct ipv6hdr *o, const struct sl_pkt *p
 	o->payload_len = bpf_htons(p->l3_len);
 	o->nexthdr = p->key.family == SL_FAMILY_V4 ? IPPROTO_IPIP : IPPROTO_IPV6;
 	o->hop_limit = SL_OUTER_TTL;
-	__builtin_memcpy(&o->saddr, vip->src6, sizeof(o->saddr));
+	__builtin_memcpy(&o->saddr, be->src, sizeof(o->saddr));
 	__builtin_memcpy(&o->daddr, be->addr, sizeof(o->daddr));
 }
 
@@ -83,7 +81,6 @@ static __always_inline void outer_ipv6(struct ipv6hdr *o, const struct sl_pkt *p
  * which compiles to byte moves).
  */
 static __always_inline int encap(struct xdp_md *ctx, const struct sl_pkt *p,
-				 const struct sl_vip_meta *vip,
 				 const struct sl_backend *be, __u32 *egress)
 {
 	void *data = (void *)(long)ctx->data;
@@ -118,7 +115,7 @@ static __always_inline int encap(struct xdp_md *ctx, const struct sl_pkt *p,
 		dmac[2] = m[2];
 		*egress = be->ifindex;
 	} else {
-		rc = nexthop_fib(ctx, be, vip, (__u8 *)dmac, egress);
+		rc = nexthop_fib(ctx, be, (__u8 *)dmac, egress);
 		if (rc >= 0)
 			return rc;
 	}
@@ -167,14 +164,14 @@ static __always_inline int encap(struct xdp_md *ctx, const struct sl_pkt *p,
 
 		if ((void *)(o6 + 1) > data_end)
 			return SL_DROP_ADJUST;
-		outer_ipv6(o6, p, vip, be);
+		outer_ipv6(o6, p, be);
 	} else {
 		struct iphdr *o4 = data;
 
 		if ((void *)(o4 + 1) > data_end)
 			return SL_DROP_ADJUST;
 		ipv4_hdr_write(o4, p->tos, p->l3_len + SL_ENCAP_V4, SL_OUTER_TTL,
-			       IPPROTO_IPIP, vip->src4, be->addr[0]);
+			       IPPROTO_IPIP, be->src[0], be->addr[0]);
 	}
 	return SL_TX_ENCAP;
 }

@@ -17,6 +17,12 @@ const volatile __u32 sl_hash_seed = 0;
 volatile __u32 sl_clock = 0;
 
 /*
+ * Bumped by userspace after every write to sluice_backends: flow-cache
+ * entries filled before it hold an old copy of their slot and are misses.
+ */
+volatile __u32 sl_be_epoch = 0;
+
+/*
  * Find the VIP of @p: {address, port, proto} first, then the whole-address
  * entry {address, 0, proto}. Returns the VIP or NULL.
  */
@@ -92,32 +98,49 @@ static __always_inline bool is_same_flow(const struct sl_flow_key *a,
 	       x[4] == y[4];
 }
 
+/* This CPU's flow-cache entry for @p (NULL only if the map is broken). */
+static __always_inline struct sl_fcache *fcache_entry(const struct sl_pkt *p)
+{
+	__u32 slot = fcache_slot(&p->key);
+
+	return bpf_map_lookup_elem(&sluice_fcache, &slot);
+}
+
 /*
- * The fast path: a known flow. First the per-CPU flow cache (one hash of
- * our own, one array read, no locks), then the flow table. An entry is valid
- * only while its backend slot holds the same occupant (gen) and is not down;
- * the VIP comes from the slot, so no VIP lookup is needed. The flow table
+ * The fast path: the per-CPU flow cache (one hash of our own, one array
+ * read, no locks). A hit carries a copy of the flow's backend slot, so
+ * nothing else is read; only VIP flows are ever cached, so a hit needs no
+ * VIP filter either. Returns true with *be_id and *be set.
+ */
+static __always_inline bool fcache_lookup(const struct sl_pkt *p, __u32 *be_id,
+					  struct sl_backend **be)
+{
+	__u32 now = sl_clock, epoch = sl_be_epoch;
+	struct sl_fcache *c = fcache_entry(p);
+
+	if (!c || c->seen != now || c->epoch != epoch || !is_same_flow(&c->key, &p->key))
+		return false;
+	*be_id = c->backend;
+	*be = &c->be;
+	return true;
+}
+
+/*
+ * A flow the cache does not hold: the flow table, whose entry is valid only
+ * while its backend slot holds the same occupant (gen) and is not down. The
  * entry is touched at most once a second per flow (its "seen" and LRU
- * recency), so live-flow counts and eviction still see cached flows.
- * Returns true with *be_id, *be and *vip set.
+ * recency), so live-flow counts and eviction still see cached flows; the
+ * cache is filled here. Returns true with *be_id and *be set.
+ *
+ * The epoch is read before the slot: an entry tagged with an epoch holds the
+ * slot as it was at that epoch or later (loads are not reordered on x86).
  */
 static __always_inline bool flow_lookup(const struct sl_pkt *p, __u32 *be_id,
-					struct sl_backend **be, struct sl_vip_meta **vip)
+					struct sl_backend **be)
 {
-	__u32 now = sl_clock;
-	__u32 slot = fcache_slot(&p->key);
-	struct sl_fcache *c = bpf_map_lookup_elem(&sluice_fcache, &slot);
+	__u32 now = sl_clock, epoch = sl_be_epoch;
+	struct sl_fcache *c;
 	struct sl_flow *f;
-
-	if (c && c->seen == now && is_same_flow(&c->key, &p->key)) {
-		*be_id = c->backend;
-		*be = bpf_map_lookup_elem(&sluice_backends, be_id);
-		if (is_slot_valid(*be, c->gen)) {
-			*vip = bpf_map_lookup_elem(&sluice_vip_ids, &(*be)->vip);
-			if (*vip)
-				return true;
-		}
-	}
 
 	f = bpf_map_lookup_elem(&sluice_flows, &p->key);
 	if (!f)
@@ -126,17 +149,16 @@ static __always_inline bool flow_lookup(const struct sl_pkt *p, __u32 *be_id,
 	*be = bpf_map_lookup_elem(&sluice_backends, be_id);
 	if (!is_slot_valid(*be, f->gen))
 		return false;
-	*vip = bpf_map_lookup_elem(&sluice_vip_ids, &(*be)->vip);
-	if (!*vip)
-		return false;
 	/* At most one store per flow and second: keep the line clean. */
 	if (f->seen != now)
 		f->seen = now;
+	c = fcache_entry(p);
 	if (c) {
 		c->key = p->key;
 		c->backend = f->backend;
-		c->gen = f->gen;
+		c->epoch = epoch;
 		c->seen = now;
+		c->be = **be;
 	}
 	return true;
 }

@@ -17,14 +17,6 @@ struct {
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 } sluice_vips SEC(".maps");
 
-/* VIP id -> the same sl_vip_meta as in sluice_vips, for the flow fast path. */
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, SLUICE_MAX_VIPS);
-	__type(key, __u32);
-	__type(value, struct sl_vip_meta);
-} sluice_vip_ids SEC(".maps");
-
 /* One entry: the filter of VIP addresses. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);

@@ -9,7 +9,12 @@
 #include "lookup.h"
 #include "encap.h"
 
-/* Parse, find the VIP, pick a backend, encapsulate, count, send. */
+/*
+ * Parse, find the VIP, pick a backend, encapsulate, count, send. Every
+ * outcome leaves through the one exit at the end, which counts it: one copy
+ * of the counting code instead of one per early return keeps the program
+ * small, and the forwarding path straight.
+ */
 SEC("xdp")
 int sluice_xdp(struct xdp_md *ctx)
 {
@@ -17,55 +22,62 @@ int sluice_xdp(struct xdp_md *ctx)
 	void *data_end = (void *)(long)ctx->data_end;
 	__u64 bytes = data_end - data;
 	struct sl_pkt p = {};
-	struct sl_vip_meta *vip;
 	struct sl_backend *be;
 	__u32 be_id, egress = 0;
 	bool is_new;
 	void *l4;
-	int rc;
+	int rc, act;
 
 	rc = parse_l2(&p, data, data_end);
 	if (rc >= 0)
-		return verdict(rc);
+		goto out;
 	if (p.l3_proto == bpf_htons(ETH_P_IP))
 		rc = parse_ipv4(&p, data + p.l2_len, data_end, &l4);
 	else
 		rc = parse_ipv6(&p, data + p.l2_len, data_end, &l4);
 	if (rc >= 0)
-		return verdict(rc);
+		goto out;
 
-	if (p.is_frag)
-		return verdict(is_vip_address(&p) ? SL_DROP_FRAGMENT : SL_PASS_FRAGMENT);
-	if (p.key.proto != IPPROTO_TCP && p.key.proto != IPPROTO_UDP)
-		return verdict(p.key.family == SL_FAMILY_V6 && is_ipv6_ext(p.key.proto) ?
-			       SL_PASS_IPV6_EXT : SL_PASS_NOT_L4);
+	if (p.is_frag) {
+		rc = is_vip_address(&p) ? SL_DROP_FRAGMENT : SL_PASS_FRAGMENT;
+		goto out;
+	}
+	if (p.key.proto != IPPROTO_TCP && p.key.proto != IPPROTO_UDP) {
+		rc = p.key.family == SL_FAMILY_V6 && is_ipv6_ext(p.key.proto) ?
+		     SL_PASS_IPV6_EXT : SL_PASS_NOT_L4;
+		goto out;
+	}
 	rc = parse_l4(&p, l4, data + p.l2_len + p.l3_len, data_end);
 	if (rc >= 0)
-		return verdict(rc);
+		goto out;
 
-	if (!is_vip_candidate(&p))
-		return verdict(SL_PASS_NOT_VIP);
-
-	/* A SYN starts a connection: no entry to find, skip the lookup. */
-	is_new = p.is_syn || !flow_lookup(&p, &be_id, &be, &vip);
+	/* A SYN starts a connection: no entry to find, skip the lookups. */
+	is_new = false;
+	if (p.is_syn || !fcache_lookup(&p, &be_id, &be)) {
+		rc = SL_PASS_NOT_VIP;
+		if (!is_vip_candidate(&p))
+			goto out;
+		is_new = p.is_syn || !flow_lookup(&p, &be_id, &be);
+	}
 	if (is_new) {
-		vip = vip_lookup(&p);
+		struct sl_vip_meta *vip = vip_lookup(&p);
+
 		if (!vip)
-			return verdict(SL_PASS_NOT_VIP);
+			goto out;
 		rc = backend_pick(&p, vip, &be_id, &be);
 		if (rc >= 0)
-			return verdict(rc);
+			goto out;
 	}
 
-	rc = encap(ctx, &p, vip, be, &egress);
+	rc = encap(ctx, &p, be, &egress);
 	if (rc != SL_TX_ENCAP)
-		return verdict(rc);
-	count_forward(vip->id, be_id, bytes, is_new);
-	if (egress && egress != ctx->ingress_ifindex) {
-		verdict(SL_TX_REDIRECT);
-		return bpf_redirect(egress, 0);
-	}
-	return verdict(SL_TX_ENCAP);
+		goto out;
+	count_forward(be->vip, be_id, bytes, is_new);
+	if (egress && egress != ctx->ingress_ifindex)
+		rc = SL_TX_REDIRECT;
+out:
+	act = verdict(rc);
+	return rc == SL_TX_REDIRECT ? bpf_redirect(egress, 0) : act;
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -68,6 +68,7 @@ struct sl_backend {
 	__u32 gen;		/* bumped each time the slot is given out; kept when freed */
 	__u32 vip;		/* id of the VIP it serves (lets a restart adopt it) */
 	__u32 ifindex;		/* egress interface toward the next hop; 0 = the receiving one */
+	__be32 src[4];		/* outer source: its VIP's source for this family (IPv4 in src[0]) */
 };
 
 /* sluice_flows key: the 5-tuple as seen on the wire. */
@@ -88,15 +89,18 @@ struct sl_flow_key {
 #define SLUICE_FLOW_CACHE (1U << SL_FCACHE_BITS)
 
 /*
- * sluice_fcache value: a direct-mapped, per-CPU copy of recently used flow
- * entries. Valid under the same rules as a sluice_flows entry (backend slot
- * in use, same gen, not down); a collision simply overwrites it.
+ * sluice_fcache value: a direct-mapped, per-CPU copy of a recently used flow
+ * with a snapshot of its backend slot, so a hit reads nothing else. Valid
+ * only within the second it was filled (seen == sl_clock) and while no
+ * backend slot has been written since (epoch == sl_be_epoch); a collision
+ * simply overwrites it. Never pinned: each loaded program starts empty.
  */
 struct sl_fcache {
 	struct sl_flow_key key;	/* the flow */
 	__u32 backend;		/* backend id */
-	__u32 gen;		/* sl_backend.gen when cached */
-	__u32 seen;		/* sl_clock when sluice_flows was last refreshed */
+	__u32 epoch;		/* sl_be_epoch when filled */
+	__u32 seen;		/* sl_clock when filled (sluice_flows refreshed) */
+	struct sl_backend be;	/* the backend slot as it was then */
 };
 
 /* sluice_flows value. */
@@ -163,12 +167,12 @@ struct sl_reason_count {
 #ifndef __bpf__
 _Static_assert(sizeof(struct sl_vip_key) == 20, "sl_vip_key layout");
 _Static_assert(sizeof(struct sl_vip_meta) == 28, "sl_vip_meta layout");
-_Static_assert(sizeof(struct sl_backend) == 36, "sl_backend layout");
+_Static_assert(sizeof(struct sl_backend) == 52, "sl_backend layout");
 _Static_assert(sizeof(struct sl_flow_key) == 40, "sl_flow_key layout");
 _Static_assert(sizeof(struct sl_flow) == 12, "sl_flow layout");
 _Static_assert(sizeof(struct sl_counters) == 24, "sl_counters layout");
 _Static_assert(sizeof(struct sl_rate) == 8, "sl_rate layout");
-_Static_assert(sizeof(struct sl_fcache) == 52, "sl_fcache layout");
+_Static_assert(sizeof(struct sl_fcache) == 104, "sl_fcache layout");
 #endif
 
 #endif /* SLUICE_ABI_H */

@@ -75,7 +75,9 @@ static int pin_maps(struct sluice *skel, const char *dir)
 	int err;
 
 	bpf_object__for_each_map(map, skel->obj) {
-		if (bpf_map__is_internal(map))
+		/* The flow cache belongs to one program: its entries copy slots
+		 * under that program's epoch (bpf/lookup.h). */
+		if (bpf_map__is_internal(map) || map == skel->maps.sluice_fcache)
 			continue;
 		if (snprintf(path, sizeof(path), "%s/%s", dir, bpf_map__name(map)) >=
 		    (int)sizeof(path))
@@ -214,7 +216,7 @@ static int vip_bits_sync(struct dp *dp, const struct sl_vip_key *extra, size_t n
 	return err;
 }
 
-/* Write a VIP by id, its marker and its key; the filter must have its bit. */
+/* Write a VIP's marker and its key; the filter must have its bit. */
 static int vip_write(struct dp *dp, const struct sl_vip_key *key,
 		     const struct sl_vip_meta *meta)
 {
@@ -222,10 +224,6 @@ static int vip_write(struct dp *dp, const struct sl_vip_key *key,
 	struct sl_vip_key mk = marker_key(key);
 	struct sl_vip_meta mm = { .flags = SL_VIP_F_MARKER };
 
-	/* By id first: flows find it there. */
-	if (bpf_map_update_elem(bpf_map__fd(dp->skel->maps.sluice_vip_ids), &meta->id, meta,
-				BPF_ANY))
-		return -errno;
 	if (bpf_map_update_elem(fd, &mk, &mm, BPF_ANY))
 		return -errno;
 	return sys_err(bpf_map_update_elem(fd, key, meta, BPF_ANY));
@@ -291,10 +289,16 @@ int dp_vip_get(struct dp *dp, const struct sl_vip_key *key, struct sl_vip_meta *
 
 int dp_backend_set(struct dp *dp, __u32 id, const struct sl_backend *be)
 {
+	int err;
+
 	if (id >= SLUICE_MAX_BACKENDS)
 		return -EINVAL;
-	return sys_err(bpf_map_update_elem(bpf_map__fd(dp->skel->maps.sluice_backends),
-					   &id, be, BPF_ANY));
+	err = sys_err(bpf_map_update_elem(bpf_map__fd(dp->skel->maps.sluice_backends),
+					  &id, be, BPF_ANY));
+	/* After the write: flow-cache copies of any slot are now stale. */
+	if (!err)
+		dp->skel->bss->sl_be_epoch++;
+	return err;
 }
 
 int dp_backend_get(struct dp *dp, __u32 id, struct sl_backend *be)
@@ -479,6 +483,13 @@ static int pend_add(struct dp *dp, const struct sl_vip_key *key,
 	if (!p->be)
 		return -ENOMEM;
 	memcpy(p->be, be, n * sizeof(*be));
+	/* Each slot carries its VIP's outer source: no VIP read per packet. */
+	for (size_t i = 0; i < n; i++) {
+		if (p->be[i].be.family == SL_FAMILY_V6)
+			memcpy(p->be[i].be.src, meta->src6, sizeof(p->be[i].be.src));
+		else
+			p->be[i].be.src[0] = meta->src4;
+	}
 	dp->n_pend++;
 	return 0;
 }
