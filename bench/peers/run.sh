@@ -192,7 +192,6 @@ CFG
 		done
 	} >"$cfg"
 	nsenter --net="/var/run/netns/$SL_RUN-lb" haproxy -db -f "$cfg" >"$SL_TMP/haproxy.log" 2>&1 &
-	SL_PIDS="$SL_PIDS $!"
 	wait_for 10 "haproxy listening" sh -c \
 		"nsenter --net=/var/run/netns/$SL_RUN-lb ss -Hltn 'sport = :80' | grep -q $LAB_VIP4"
 }
