@@ -295,9 +295,10 @@ int dp_backend_set(struct dp *dp, __u32 id, const struct sl_backend *be)
 		return -EINVAL;
 	err = sys_err(bpf_map_update_elem(bpf_map__fd(dp->skel->maps.sluice_backends),
 					  &id, be, BPF_ANY));
-	/* After the write: flow-cache copies of any slot are now stale. */
+	/* After the write: flow-cache copies of any slot are now stale. Atomic:
+	 * a batch writes slots from two threads (dp_batch_commit). */
 	if (!err)
-		dp->skel->bss->sl_be_epoch++;
+		__atomic_add_fetch(&dp->skel->bss->sl_be_epoch, 1, __ATOMIC_SEQ_CST);
 	return err;
 }
 
@@ -455,8 +456,12 @@ static int write_slots(struct dp *dp, const struct dp_backend *be, size_t n)
 	return 0;
 }
 
-/* VIPs published per map update in a batch (bounds transient kernel memory). */
-#define DP_CHUNK 128
+/*
+ * VIPs published per map update in a batch. Bounds transient kernel memory:
+ * with two chunks in flight (one building, one publishing), at most
+ * 2 x DP_CHUNK new tables of 512 KiB exist unpublished.
+ */
+#define DP_CHUNK 64
 
 /* Queue a dp_vip_apply() for the commit. */
 static int pend_add(struct dp *dp, const struct sl_vip_key *key,
@@ -584,17 +589,26 @@ static void build_all(struct dp *dp, struct dp_pending *jobs, size_t n)
 	}
 }
 
-/* Publish jobs [@from, @to) of the batch: slots, tables, flags, VIPs. */
-static int commit_chunk(struct dp *dp, size_t from, size_t to)
+/* One chunk of a batch on its way out: built, then published. */
+struct dp_chunk {
+	struct dp *dp;
+	size_t from, to;		/* jobs [from, to) of dp->pend */
+	__u32 keys[DP_CHUNK];		/* VIP ids with a new table */
+	__u32 fds[DP_CHUNK];		/* and the tables' map fds */
+	__u32 count;
+	struct sl_vip_key vks[DP_CHUNK];	/* keys of the VIPs to write */
+	size_t nk;
+	int err;			/* of chunk_publish() */
+};
+
+/* Build the chunk's tables and write its backend slots. Returns 0 or -errno. */
+static int chunk_prepare(struct dp_chunk *c)
 {
-	int outer = bpf_map__fd(dp->skel->maps.sluice_rings);
-	__u32 keys[DP_CHUNK], fds[DP_CHUNK], count = 0;
-	struct sl_vip_key vks[DP_CHUNK] = {};
-	size_t i, j, nk = 0;
+	struct dp *dp = c->dp;
 	int err;
 
-	build_all(dp, &dp->pend[from], to - from);
-	for (i = from; i < to; i++) {
+	build_all(dp, &dp->pend[c->from], c->to - c->from);
+	for (size_t i = c->from; i < c->to; i++) {
 		struct dp_pending *p = &dp->pend[i];
 
 		if (p->build_err && p->build_err != -ENOENT)
@@ -605,67 +619,125 @@ static int commit_chunk(struct dp *dp, size_t from, size_t to)
 		if (err)
 			return err;
 		if (p->ring_fd >= 0) {
-			keys[count] = p->meta.id;
-			fds[count++] = (__u32)p->ring_fd;
+			c->keys[c->count] = p->meta.id;
+			c->fds[c->count++] = (__u32)p->ring_fd;
 		}
-		vks[nk++] = p->key;
+		c->vks[c->nk++] = p->key;
 	}
-	/* Every table of the chunk in one update: one RCU wait, not one per VIP. */
-	if (count) {
-		LIBBPF_OPTS(bpf_map_batch_opts, o);
-		__u32 n = count;
+	return 0;
+}
 
-		if (bpf_map_update_batch(outer, keys, fds, &n, &o))
-			return -errno;
+/* Publish a prepared chunk: tables, filter, DOWN flags, VIPs. Sets c->err. */
+static void *chunk_publish(void *arg)
+{
+	struct dp_chunk *c = arg;
+	struct dp *dp = c->dp;
+	int err = 0;
+
+	/* Every table of the chunk in one update: one RCU wait, not one per VIP. */
+	if (c->count) {
+		LIBBPF_OPTS(bpf_map_batch_opts, o);
+		__u32 n = c->count;
+
+		if (bpf_map_update_batch(bpf_map__fd(dp->skel->maps.sluice_rings), c->keys,
+					 c->fds, &n, &o)) {
+			c->err = -errno;
+			return NULL;
+		}
 	}
 	/* One filter rewrite with every new address, before any new key. */
-	err = vip_bits_sync(dp, vks, nk);
-	if (err)
-		return err;
-	for (i = from; i < to; i++) {
+	err = vip_bits_sync(dp, c->vks, c->nk);
+	for (size_t i = c->from; i < c->to && !err; i++) {
 		struct dp_pending *p = &dp->pend[i];
 
 		if (p->skip)
 			continue;
 		if (p->ring_fd < 0) {
 			err = dp_ring_del(dp, p->meta.id);
-			if (err && err != -ENOENT)
-				return err;
+			if (err == -ENOENT)
+				err = 0;
 		}
-		for (j = 0; j < p->n; j++) {
-			if (p->be[j].be.flags & SL_BE_F_DOWN) {
+		for (size_t j = 0; j < p->n && !err; j++)
+			if (p->be[j].be.flags & SL_BE_F_DOWN)
 				err = dp_backend_set(dp, p->be[j].id, &p->be[j].be);
-				if (err)
-					return err;
-			}
-		}
-		err = vip_write(dp, &p->key, &p->meta);
-		if (err)
-			return err;
+		if (!err)
+			err = vip_write(dp, &p->key, &p->meta);
 	}
-	return 0;
+	c->err = err;
+	return NULL;
 }
 
+/* Free what a finished chunk's jobs hold: their tables and kernel maps. */
+static void chunk_release(struct dp_chunk *c)
+{
+	for (size_t i = c->from; i < c->to; i++) {
+		struct dp_pending *p = &c->dp->pend[i];
+
+		free(p->table);
+		p->table = NULL;
+		if (p->ring_fd >= 0)
+			close(p->ring_fd);
+		p->ring_fd = -1;
+	}
+}
+
+/*
+ * Publish the pending VIPs in chunks, pipelined: while one chunk's table
+ * update waits for its RCU grace period (8-16 ms here) in a thread, the
+ * next chunk's tables are built. Chunks are published in order, one at a
+ * time; a failure stops the batch after the chunk in flight.
+ */
 int dp_batch_commit(struct dp *dp)
 {
+	struct dp_chunk *ch;
+	pthread_t tid;
+	bool running = false;
+	size_t k = 0;
 	int err = 0;
 
 	dp->batching = false;
 	if (!dp->n_pend)
 		return 0;
-	/* In chunks: each new table is 512 KiB of kernel memory until published. */
-	for (size_t from = 0; from < dp->n_pend && !err; from += DP_CHUNK) {
+	ch = calloc(2, sizeof(*ch));
+	if (!ch) {
+		pend_clear(dp);
+		return -ENOMEM;
+	}
+	for (size_t from = 0; from < dp->n_pend; from += DP_CHUNK, k ^= 1) {
+		struct dp_chunk *c = &ch[k];
 		size_t to = from + DP_CHUNK < dp->n_pend ? from + DP_CHUNK : dp->n_pend;
 
-		err = commit_chunk(dp, from, to);
-		for (size_t i = from; i < to; i++) {
-			free(dp->pend[i].table);
-			dp->pend[i].table = NULL;
-			if (dp->pend[i].ring_fd >= 0)
-				close(dp->pend[i].ring_fd);
-			dp->pend[i].ring_fd = -1;
+		memset(c, 0, sizeof(*c));
+		c->dp = dp;
+		c->from = from;
+		c->to = to;
+		err = chunk_prepare(c);
+		if (running) {
+			pthread_join(tid, NULL);
+			running = false;
+			if (!err)
+				err = ch[k ^ 1].err;
+			chunk_release(&ch[k ^ 1]);
 		}
+		if (err)
+			break;
+		/* The last chunk has nothing to overlap with: publish it here. */
+		if (to < dp->n_pend && !pthread_create(&tid, NULL, chunk_publish, c)) {
+			running = true;
+			continue;
+		}
+		chunk_publish(c);
+		err = c->err;
+		chunk_release(c);
+		if (err)
+			break;
 	}
+	if (running) {
+		pthread_join(tid, NULL);
+		if (!err)
+			err = ch[k ^ 1].err;
+	}
+	free(ch);
 	pend_clear(dp);
 	return err;
 }
