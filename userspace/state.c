@@ -221,7 +221,7 @@ static int vip_sync(struct rt_state *st, struct dp *dp, struct nl *nl,
 	struct sl_vip_meta meta = { .id = v->id };
 	struct dp_backend *dbe;
 	bool any_up = false;
-	__u32 i;
+	__u32 i, n;
 	int ret;
 
 	for (i = 0; i < v->n_be; i++)
@@ -259,7 +259,9 @@ static int vip_sync(struct rt_state *st, struct dp *dp, struct nl *nl,
 		}
 	}
 
-	dbe = calloc(cv->n_backends ? cv->n_backends : 1, sizeof(*dbe));
+	/* Retiring backends come along with weight 0: out of the table, but
+	 * their slots still serve flows and must follow the VIP (its source). */
+	dbe = calloc(v->n_be ? v->n_be : 1, sizeof(*dbe));
 	if (!dbe)
 		return -ENOMEM;
 	for (i = 0; i < cv->n_backends; i++) {
@@ -277,6 +279,14 @@ static int vip_sync(struct rt_state *st, struct dp *dp, struct nl *nl,
 		/* all_down = all: with nobody up, everybody serves. */
 		dbe[i].be = be_value(v, b, !any_up && cv->all_down == SL_VIP_ALL_DOWN_ALL);
 	}
+	n = cv->n_backends;
+	for (i = 0; i < v->n_be; i++) {
+		if (!v->be[i].retiring)
+			continue;
+		dbe[n].id = v->be[i].id;
+		dbe[n].weight = 0;
+		dbe[n++].be = be_value(v, &v->be[i], false);
+	}
 
 	meta.flags = cv->hash == SL_VIP_HASH_SOURCE ? SL_VIP_F_SRC_HASH : 0;
 	if (cv->src4.family)
@@ -288,7 +298,7 @@ static int vip_sync(struct rt_state *st, struct dp *dp, struct nl *nl,
 	else if (cfg->src6.family)
 		memcpy(meta.src6, cfg->src6.addr, sizeof(meta.src6));
 
-	ret = dp_vip_apply(dp, &v->key, &meta, dbe, cv->n_backends);
+	ret = dp_vip_apply(dp, &v->key, &meta, dbe, n);
 	free(dbe);
 	if (ret)
 		snprintf(err, errlen, "vip %s: writing the maps failed: %s", cv->name,
@@ -535,6 +545,7 @@ int state_resolve(struct rt_state *st, struct dp *dp, struct nl *nl, bool all)
 		for (__u32 j = 0; j < v->n_be; j++) {
 			struct rt_backend *b = &v->be[j];
 			struct sl_backend cur;
+			__u32 old_if = b->ifindex;
 			__u8 old[6];
 			bool had = b->has_mac;
 
@@ -545,12 +556,13 @@ int state_resolve(struct rt_state *st, struct dp *dp, struct nl *nl, bool all)
 				unresolved++;
 				continue;
 			}
-			if (had && !memcmp(old, b->mac, sizeof(old)))
+			if (had && !memcmp(old, b->mac, sizeof(old)) && old_if == b->ifindex)
 				continue;
 			/* Only the next hop changed: patch the slot, keep the rest. */
 			if (dp_backend_get(dp, b->id, &cur))
 				continue;
 			memcpy(cur.mac, b->mac, sizeof(cur.mac));
+			cur.ifindex = b->ifindex;
 			cur.flags |= SL_BE_F_MAC;
 			dp_backend_set(dp, b->id, &cur);
 		}

@@ -258,3 +258,27 @@ Test(state, a_new_source_reaches_every_backend_slot)
 		cr_assert_eq(v.src[0], want.addr[0], "slot of %s kept the old source", addrs[i]);
 	}
 }
+
+/* A retiring backend still serves its flows: a new source must reach its slot too. */
+Test(state, a_new_source_reaches_a_retiring_backend)
+{
+	char text[2048], *p;
+	struct sl_addr want;
+	struct sl_backend v;
+	__u32 id;
+
+	load(CONF(", { address = \"10.1.0.4\"; }", "drop"));
+	id = be("10.1.0.4")->id;
+	load(CONF("", "drop"));
+	cr_assert(be("10.1.0.4")->retiring, "removed backend should retire");
+	snprintf(text, sizeof(text), "%s", CONF("", "drop"));
+	p = strstr(text, "10.0.0.1");
+	cr_assert_not_null(p);
+	p[7] = '9';	/* source 10.0.0.9 */
+	load(text);
+	cr_assert_eq(sl_addr_parse("10.0.0.9", &want), 0);
+	cr_assert_eq(dp_backend_get(dp, id, &v), 0);
+	cr_assert_eq(v.family, SL_FAMILY_V4, "retiring slot freed too early");
+	cr_assert_eq(v.src[0], want.addr[0], "retiring slot kept the old source");
+	cr_assert_eq(entries_of(id), 0, "retiring backend back in the table");
+}
