@@ -75,12 +75,23 @@ static int pin_maps(struct sluice *skel, const char *dir)
 	int err;
 
 	bpf_object__for_each_map(map, skel->obj) {
-		/* The flow cache belongs to one program: its entries copy slots
-		 * under that program's epoch (bpf/lookup.h). */
-		if (bpf_map__is_internal(map) || map == skel->maps.sluice_fcache)
+		const char *name = bpf_map__name(map);
+
+		/*
+		 * The flow cache belongs to one program: a new one starts empty.
+		 * Of the global data only .bss is shared (sl_clock, sl_be_epoch):
+		 * a program still attached while the next is set up keeps a
+		 * ticking clock and sees every slot write, so its cache never
+		 * serves a stale slot copy (bpf/lookup.h). .rodata stays per
+		 * program: it holds the settings of that load.
+		 */
+		if (map == skel->maps.sluice_fcache)
 			continue;
-		if (snprintf(path, sizeof(path), "%s/%s", dir, bpf_map__name(map)) >=
-		    (int)sizeof(path))
+		if (map == skel->maps.bss)
+			name = "sluice_bss";
+		else if (bpf_map__is_internal(map))
+			continue;
+		if (snprintf(path, sizeof(path), "%s/%s", dir, name) >= (int)sizeof(path))
 			return -ENAMETOOLONG;
 		err = bpf_map__set_pin_path(map, path);
 		if (err)

@@ -50,6 +50,13 @@ send_udp() {
 
 flows() { ctlj status | jq .flows; }
 
+# Does program $1 use the pinned .bss (clock and backend epoch, shared by
+# every program sluiced loads, so a program still attached sees slot writes)?
+uses_shared_bss() {
+	m=$(bpftool -j map show pinned "$SL_BPFFS/sluice_bss" | jq .id) || return 1
+	bpftool -j prog show id "$1" | jq -e --argjson m "$m" '.map_ids | index($m) != null' >/dev/null
+}
+
 setup() {
 	sl_ns_add lb && sl_ns_add cl || return 1
 	ip link add sl-l0 netns "$SL_RUN-lb" type veth peer name sl-l1 netns "$SL_RUN-cl"
@@ -180,10 +187,13 @@ test_new_hash_seed_swaps_the_program_only_when_applied() {
 	sed -i 's/"10.201.0.13"/"10.201.0.300"/' "$CONF"
 	if ctl reload 2>/dev/null; then fail "broken config accepted"; fi
 	check "program kept after a failed reload" [ "$(ctlj status | jq '.interfaces[0].prog_id')" = "$id" ]
+	check "the running program uses the pinned clock and epoch" uses_shared_bss "$id"
 	{ echo 'hash_seed = 0x1234;'; cat "$SL_TMP/good.conf"; } >"$CONF"
 	ctl reload
 	st=$(ctlj status)
 	check "new program attached" [ "$(echo "$st" | jq '.interfaces[0].prog_id')" != "$id" ]
+	check "the new program shares the pinned clock and epoch" \
+		uses_shared_bss "$(echo "$st" | jq '.interfaces[0].prog_id')"
 	check "still attached" [ "$(echo "$st" | jq '.interfaces[0].attached')" = true ]
 	check "flows kept" [ "$(echo "$st" | jq .flows)" -gt 0 ]
 	cp "$SL_TMP/good.conf" "$CONF"
@@ -207,6 +217,8 @@ test_kill9_keeps_forwarding_and_restart_adopts() {
 	check "VIP kept its slot" [ "$(ctlj vip show web | jq .id)" = "$vipid" ]
 	check "adoption logged" grep -q "adopted 2 VIP" "$SL_TMP/sluiced.log"
 	check "attached" [ "$(ctlj status | jq '.interfaces[0].attached')" = true ]
+	check "the new program shares the pinned clock and epoch" \
+		uses_shared_bss "$(ctlj status | jq '.interfaces[0].prog_id')"
 }
 
 test_socket_refuses_outsiders() {
