@@ -234,24 +234,31 @@ Test(state, a_port_vip_renews_the_whole_address_vips_generations)
 	cr_assert_eq(v.gen, b->gen, "new generation not in the map");
 }
 
+/* The base configuration with the global source 10.0.0.9 instead of 10.0.0.1. */
+static void load_source_9(void)
+{
+	char text[2048], *p;
+
+	snprintf(text, sizeof(text), "%s", CONF("", "drop"));
+	p = strstr(text, "10.0.0.1");
+	cr_assert_not_null(p);
+	p[7] = '9';
+	load(text);
+}
+
 /* The outer source lives in each backend slot (no VIP read per packet): a new source rewrites them. */
 Test(state, a_new_source_reaches_every_backend_slot)
 {
 	const char *addrs[] = { "10.1.0.1", "10.1.0.2", "10.1.0.3" };
 	struct sl_addr want;
 	struct sl_backend v;
-	char text[2048], *p;
 
 	for (size_t i = 0; i < 3; i++) {
 		cr_assert_eq(dp_backend_get(dp, be(addrs[i])->id, &v), 0);
 		cr_assert_eq(sl_addr_parse("10.0.0.1", &want), 0);
 		cr_assert_eq(v.src[0], want.addr[0], "slot of %s: source not the VIP's", addrs[i]);
 	}
-	snprintf(text, sizeof(text), "%s", CONF("", "drop"));
-	p = strstr(text, "10.0.0.1");
-	cr_assert_not_null(p);
-	p[7] = '9';	/* source 10.0.0.9 */
-	load(text);
+	load_source_9();
 	cr_assert_eq(sl_addr_parse("10.0.0.9", &want), 0);
 	for (size_t i = 0; i < 3; i++) {
 		cr_assert_eq(dp_backend_get(dp, be(addrs[i])->id, &v), 0);
@@ -262,7 +269,6 @@ Test(state, a_new_source_reaches_every_backend_slot)
 /* A retiring backend still serves its flows: a new source must reach its slot too. */
 Test(state, a_new_source_reaches_a_retiring_backend)
 {
-	char text[2048], *p;
 	struct sl_addr want;
 	struct sl_backend v;
 	__u32 id;
@@ -271,11 +277,7 @@ Test(state, a_new_source_reaches_a_retiring_backend)
 	id = be("10.1.0.4")->id;
 	load(CONF("", "drop"));
 	cr_assert(be("10.1.0.4")->retiring, "removed backend should retire");
-	snprintf(text, sizeof(text), "%s", CONF("", "drop"));
-	p = strstr(text, "10.0.0.1");
-	cr_assert_not_null(p);
-	p[7] = '9';	/* source 10.0.0.9 */
-	load(text);
+	load_source_9();
 	cr_assert_eq(sl_addr_parse("10.0.0.9", &want), 0);
 	cr_assert_eq(dp_backend_get(dp, id, &v), 0);
 	cr_assert_eq(v.family, SL_FAMILY_V4, "retiring slot freed too early");
