@@ -14,6 +14,10 @@
 #include <bpf/bpf_endian.h>
 #include "sluice_abi.h"
 
+/* Branch hints: the forwarding path is laid out straight, the rest aside. */
+#define sl_likely(x)	__builtin_expect(!!(x), 1)
+#define sl_unlikely(x)	__builtin_expect(!!(x), 0)
+
 /* Returned by helpers that want the caller to carry on (verdicts are >= 0). */
 #define SL_CONTINUE (-1)
 

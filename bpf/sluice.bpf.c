@@ -29,31 +29,31 @@ int sluice_xdp(struct xdp_md *ctx)
 	int rc, act;
 
 	rc = parse_l2(&p, data, data_end);
-	if (rc >= 0)
+	if (sl_unlikely(rc >= 0))
 		goto out;
 	if (p.l3_proto == bpf_htons(ETH_P_IP))
 		rc = parse_ipv4(&p, data + p.l2_len, data_end, &l4);
 	else
 		rc = parse_ipv6(&p, data + p.l2_len, data_end, &l4);
-	if (rc >= 0)
+	if (sl_unlikely(rc >= 0))
 		goto out;
 
-	if (p.is_frag) {
+	if (sl_unlikely(p.is_frag)) {
 		rc = is_vip_address(&p) ? SL_DROP_FRAGMENT : SL_PASS_FRAGMENT;
 		goto out;
 	}
-	if (p.key.proto != IPPROTO_TCP && p.key.proto != IPPROTO_UDP) {
+	if (sl_unlikely(p.key.proto != IPPROTO_TCP && p.key.proto != IPPROTO_UDP)) {
 		rc = p.key.family == SL_FAMILY_V6 && is_ipv6_ext(p.key.proto) ?
 		     SL_PASS_IPV6_EXT : SL_PASS_NOT_L4;
 		goto out;
 	}
 	rc = parse_l4(&p, l4, data + p.l2_len + p.l3_len, data_end);
-	if (rc >= 0)
+	if (sl_unlikely(rc >= 0))
 		goto out;
 
 	/* A SYN starts a connection: no entry to find, skip the lookups. */
 	is_new = false;
-	if (p.is_syn || !fcache_lookup(&p, &be_id, &be)) {
+	if (sl_unlikely(p.is_syn || !fcache_lookup(&p, &be_id, &be))) {
 		rc = SL_PASS_NOT_VIP;
 		if (!is_vip_candidate(&p))
 			goto out;
@@ -70,7 +70,7 @@ int sluice_xdp(struct xdp_md *ctx)
 	}
 
 	rc = encap(ctx, &p, be, &egress);
-	if (rc != SL_TX_ENCAP)
+	if (sl_unlikely(rc != SL_TX_ENCAP))
 		goto out;
 	count_forward(be->vip, be_id, bytes, is_new);
 	if (egress && egress != ctx->ingress_ifindex)
