@@ -75,7 +75,7 @@ struct {
 	__type(value, struct sl_fcache);
 } sluice_fcache SEC(".maps");
 
-/* Per-VIP traffic counters, by VIP id. */
+/* Per-VIP counters left by backend slots that were freed (written by userspace). */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, SLUICE_MAX_VIPS);

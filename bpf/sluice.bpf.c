@@ -72,7 +72,7 @@ int sluice_xdp(struct xdp_md *ctx)
 	rc = encap(ctx, &p, be, &egress);
 	if (sl_unlikely(rc != SL_TX_ENCAP))
 		goto out;
-	count_forward(be->vip, be_id, bytes, is_new);
+	count_forward(be_id, bytes, is_new);
 	if (egress && egress != ctx->ingress_ifindex)
 		rc = SL_TX_REDIRECT;
 out:

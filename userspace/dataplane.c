@@ -797,9 +797,52 @@ out:
 	return err;
 }
 
-int dp_vip_stats(struct dp *dp, __u32 id, struct sl_counters *out)
+int dp_vip_stats(struct dp *dp, __u32 id, const __u32 *slots, size_t n,
+		 struct sl_counters *out)
 {
-	return counters_sum(dp, dp->skel->maps.sluice_vip_st, id, out);
+	struct sl_counters c = {};
+	int err;
+
+	err = counters_sum(dp, dp->skel->maps.sluice_vip_st, id, out);
+	for (size_t i = 0; i < n && !err; i++) {
+		err = counters_sum(dp, dp->skel->maps.sluice_be_st, slots[i], &c);
+		out->packets += c.packets;
+		out->bytes += c.bytes;
+		out->new_flows += c.new_flows;
+	}
+	return err;
+}
+
+int dp_backend_free(struct dp *dp, __u32 id)
+{
+	int vfd = bpf_map__fd(dp->skel->maps.sluice_vip_st);
+	struct sl_backend cur = {}, freed = {};
+	struct sl_counters *v, c;
+	int err;
+
+	err = dp_backend_get(dp, id, &cur);
+	if (err)
+		return err;
+	freed.gen = cur.gen;
+	err = dp_backend_set(dp, id, &freed);
+	if (err || !cur.family || cur.vip >= SLUICE_MAX_VIPS)
+		return err;
+	/* After the slot is free nothing counts on it: fold, then zero. */
+	err = counters_sum(dp, dp->skel->maps.sluice_be_st, id, &c);
+	if (err)
+		return err;
+	v = calloc(dp->ncpus, sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	err = sys_err(bpf_map_lookup_elem(vfd, &cur.vip, v));
+	if (!err) {
+		v[0].packets += c.packets;
+		v[0].bytes += c.bytes;
+		v[0].new_flows += c.new_flows;
+		err = sys_err(bpf_map_update_elem(vfd, &cur.vip, v, BPF_ANY));
+	}
+	free(v);
+	return err ? err : dp_backend_stats_reset(dp, id);
 }
 
 int dp_backend_stats(struct dp *dp, __u32 id, struct sl_counters *out)

@@ -84,9 +84,21 @@ int dp_vip_apply(struct dp *dp, const struct sl_vip_key *key,
 void dp_batch_begin(struct dp *dp);
 int dp_batch_commit(struct dp *dp);
 
-/* Sum the per-CPU counters of VIP @id / backend @id. Returns 0 or -errno. */
-int dp_vip_stats(struct dp *dp, __u32 id, struct sl_counters *out);
+/*
+ * Sum the per-CPU counters of backend slot @id, or of VIP @id: the program
+ * counts per backend slot only, so a VIP's figures are what its freed slots
+ * left (dp_backend_free) plus its @n current slots @slots (retiring ones
+ * included). Returns 0 or -errno.
+ */
+int dp_vip_stats(struct dp *dp, __u32 id, const __u32 *slots, size_t n,
+		 struct sl_counters *out);
 int dp_backend_stats(struct dp *dp, __u32 id, struct sl_counters *out);
+
+/*
+ * Free backend slot @id: family 0 (every flow naming it turns into a miss),
+ * generation kept, and its counters folded into its VIP's. Returns 0 or -errno.
+ */
+int dp_backend_free(struct dp *dp, __u32 id);
 
 /* Sum the per-CPU reason counters into @out[SL_REASON_MAX]. Returns 0 or -errno. */
 int dp_reason_stats(struct dp *dp, __u64 *out);

@@ -1029,8 +1029,15 @@ static int h_stats(void *ctx, struct json_object *args, struct json_object **dat
 		struct json_object *vo, *bes = json_object_new_array();
 		struct sl_counters c = {};
 
-		if (v)
-			dp_vip_stats(d->dp, v->id, &c);
+		if (v) {
+			__u32 *slots = calloc(v->n_be ? v->n_be : 1, sizeof(*slots));
+
+			for (__u32 j = 0; slots && j < v->n_be; j++)
+				slots[j] = v->be[j].id;
+			if (slots)
+				dp_vip_stats(d->dp, v->id, slots, v->n_be, &c);
+			free(slots);
+		}
 		vo = counters_json(&c);
 		jadd_str(vo, "name", cv->name);
 		for (__u32 j = 0; j < cv->n_backends; j++) {

@@ -83,15 +83,12 @@ static struct rt_backend *be_append(struct rt_vip *v)
 /* Free backend slot @id in the map and in @st. */
 static void be_release(struct rt_state *st, struct dp *dp, __u32 id)
 {
-	struct sl_backend cur = {}, freed = {};
-
 	/*
 	 * family 0 turns every flow entry naming the slot into a miss; the
-	 * generation stays, so a restarted daemon never hands it out again.
+	 * generation stays, so a restarted daemon never hands it out again;
+	 * its counters stay with its VIP.
 	 */
-	dp_backend_get(dp, id, &cur);
-	freed.gen = cur.gen;
-	dp_backend_set(dp, id, &freed);
+	dp_backend_free(dp, id);
 	st->be_used[id] = 0;
 }
 

@@ -611,8 +611,13 @@ static void snap_take(struct bench *b, const struct bcase *c, struct snap *s)
 	if (c->prog != PROG_SLUICE && c->prog != PROG_SLUICE_SMALL)
 		return;
 	dp_reason_stats(case_dp(b, c), s->reasons);
-	if (c->vip_id)
-		dp_vip_stats(case_dp(b, c), c->vip_id, &s->vip);
+	if (c->vip_id) {
+		__u32 slots[N_BACKENDS];
+
+		for (__u32 i = 0; i < N_BACKENDS; i++)
+			slots[i] = c->vip_id * 100 + i;	/* as vip_add() numbers them */
+		dp_vip_stats(case_dp(b, c), c->vip_id, slots, N_BACKENDS, &s->vip);
+	}
 }
 
 /* Record in @c which share of the packets took the expected path and made new flows. */

@@ -101,6 +101,19 @@ static void apply_vip(const struct fx_vip *v, __u32 skip_be)
 	cr_assert_eq(dp_vip_apply(dp, &k, &m, be, n), 0, "dp_vip_apply %s", v->addr);
 }
 
+/* Counters of fixture VIP @v: the program counts per backend slot. */
+static int vip_stats(const struct fx_vip *v, struct sl_counters *c)
+{
+	__u32 slots[4];
+	size_t n = 0;
+
+	while (n < 4 && v->be[n]) {
+		slots[n] = v->be_base + (__u32)n;
+		n++;
+	}
+	return dp_vip_stats(dp, v->id, slots, n, c);
+}
+
 static void setup(void)
 {
 	struct dp_opts o = { .hash_seed = SEED, .mtu = 1500, .flow_entries = 65536 };
@@ -368,12 +381,37 @@ Test(pkt, same_flow_same_backend_and_remembered)
 	cr_assert_eq(dp_flow_get(dp, &k, &f), 0, "flow remembered");
 	cr_assert_eq(f.backend, first);
 	struct sl_counters c;
-	cr_assert_eq(dp_vip_stats(dp, 1, &c), 0);
+	cr_assert_eq(vip_stats(&fx[0], &c), 0);
 	cr_assert_eq(c.packets, 21);
 	cr_assert_eq(c.new_flows, 1, "one new flow, then flow-table hits");
 	cr_assert_eq(c.bytes, 21 * len);
 	cr_assert_eq(dp_backend_stats(dp, first, &c), 0);
 	cr_assert_eq(c.packets, 21);
+	cr_assert_eq(c.new_flows, 1);
+}
+
+/* The program counts per backend slot: a freed slot's counts must stay with its VIP. */
+Test(pkt, a_freed_backend_leaves_its_counts_with_the_vip)
+{
+	struct pkt_spec s = { 4, "192.0.2.13", "10.0.0.100", 41001, 80, 6 };
+	__u8 in[PKT_MAX];
+	size_t len = pkt_build(&s, in);
+	struct sl_counters c;
+	__u32 used = 0;
+
+	for (int i = 0; i < 5; i++) {
+		struct run r = run_pkt(in, len);
+
+		used = out_backend(&r);
+	}
+	cr_assert_eq(vip_stats(&fx[0], &c), 0);
+	cr_assert_eq(c.packets, 5);
+	cr_assert_eq(dp_backend_free(dp, used), 0);
+	cr_assert_eq(dp_backend_stats(dp, used, &c), 0);
+	cr_assert_eq(c.packets, 0, "freed slot keeps counts a new occupant would inherit");
+	cr_assert_eq(vip_stats(&fx[0], &c), 0);
+	cr_assert_eq(c.packets, 5, "VIP lost the freed backend's packets");
+	cr_assert_eq(c.bytes, 5 * len);
 	cr_assert_eq(c.new_flows, 1);
 }
 
@@ -396,7 +434,7 @@ Test(pkt, many_flows_spread_over_all_backends)
 		cr_assert(hits[b] > 800 && hits[b] < 1200,
 			  "backend %d got %u of 3000 flows", b, hits[b]);
 	struct sl_counters c;
-	cr_assert_eq(dp_vip_stats(dp, 1, &c), 0);
+	cr_assert_eq(vip_stats(&fx[0], &c), 0);
 	cr_assert_eq(c.new_flows, 3000);
 }
 
@@ -658,7 +696,7 @@ Test(pkt, reused_backend_slot_does_not_inherit_flows)
 	r = run_pkt(in, len);
 	cr_assert_eq(r.action, XDP_TX_);
 	struct sl_counters c;
-	cr_assert_eq(dp_vip_stats(dp, 1, &c), 0);
+	cr_assert_eq(vip_stats(&fx[0], &c), 0);
 	cr_assert_eq(c.new_flows, 2, "stale entry treated as a new flow");
 }
 
@@ -857,7 +895,7 @@ Test(pkt, new_flows_beyond_the_limit_are_forwarded_but_not_remembered)
 	cr_assert_eq(total, 5, "%llu flows remembered, limit 5 per CPU per second",
 		     (unsigned long long)total);
 	struct sl_counters c;
-	cr_assert_eq(dp_vip_stats(dp, 1, &c), 0);
+	cr_assert_eq(vip_stats(&fx[0], &c), 0);
 	cr_assert_eq(c.new_flows, 10, "every SYN counts as a new flow");
 	/* A new second, a new allowance. */
 	dp_clock_set(dp, 8);
