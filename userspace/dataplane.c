@@ -607,8 +607,6 @@ struct dp_chunk {
 	__u32 keys[DP_CHUNK];		/* VIP ids with a new table */
 	__u32 fds[DP_CHUNK];		/* and the tables' map fds */
 	__u32 count;
-	struct sl_vip_key vks[DP_CHUNK];	/* keys of the VIPs to write */
-	size_t nk;
 	int err;			/* of chunk_publish() */
 };
 
@@ -633,12 +631,11 @@ static int chunk_prepare(struct dp_chunk *c)
 			c->keys[c->count] = p->meta.id;
 			c->fds[c->count++] = (__u32)p->ring_fd;
 		}
-		c->vks[c->nk++] = p->key;
 	}
 	return 0;
 }
 
-/* Publish a prepared chunk: tables, filter, DOWN flags, VIPs. Sets c->err. */
+/* Publish a prepared chunk: tables, DOWN flags, VIPs. Sets c->err. */
 static void *chunk_publish(void *arg)
 {
 	struct dp_chunk *c = arg;
@@ -656,8 +653,6 @@ static void *chunk_publish(void *arg)
 			return NULL;
 		}
 	}
-	/* One filter rewrite with every new address, before any new key. */
-	err = vip_bits_sync(dp, c->vks, c->nk);
 	for (size_t i = c->from; i < c->to && !err; i++) {
 		struct dp_pending *p = &dp->pend[i];
 
@@ -700,6 +695,7 @@ static void chunk_release(struct dp_chunk *c)
  */
 int dp_batch_commit(struct dp *dp)
 {
+	struct sl_vip_key *keys;
 	struct dp_chunk *ch;
 	pthread_t tid;
 	bool running = false;
@@ -710,9 +706,26 @@ int dp_batch_commit(struct dp *dp)
 	if (!dp->n_pend)
 		return 0;
 	ch = calloc(2, sizeof(*ch));
-	if (!ch) {
+	keys = calloc(dp->n_pend, sizeof(*keys));
+	if (!ch || !keys) {
+		free(ch);
+		free(keys);
 		pend_clear(dp);
 		return -ENOMEM;
+	}
+	/*
+	 * One filter rewrite with every address of the batch, before any new
+	 * key: a bit set early only makes its address a "maybe" a little
+	 * sooner. (Rebuilding it per chunk re-read every VIP key each time.)
+	 */
+	for (size_t i = 0; i < dp->n_pend; i++)
+		keys[i] = dp->pend[i].key;
+	err = vip_bits_sync(dp, keys, dp->n_pend);
+	free(keys);
+	if (err) {
+		free(ch);
+		pend_clear(dp);
+		return err;
 	}
 	for (size_t from = 0; from < dp->n_pend; from += DP_CHUNK, k ^= 1) {
 		struct dp_chunk *c = &ch[k];
