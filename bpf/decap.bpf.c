@@ -9,21 +9,10 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
 #include "sluice_decap.h"
+#include "ether.h"
 
-/* Returned by helpers that want the caller to carry on (reasons are >= 0). */
-#define DC_CONTINUE	(-1)
-
-#define DC_IP_MF	0x2000
-#define DC_IP_OFFSET	0x1fff
-#define DC_NEXTHDR_FRAG	44
 #define DC_ECN_MASK	0x3
 #define DC_ECN_CE	0x3
-
-/* 802.1Q / 802.1ad tag as it follows the Ethernet addresses. */
-struct dc_vlan_hdr {
-	__be16 tci;		/* priority, DEI, VLAN id */
-	__be16 proto;		/* encapsulated EtherType */
-};
 
 /* IPv6 fragment header (RFC 8200 4.5). */
 struct dc_frag_hdr {
@@ -93,34 +82,21 @@ static __always_inline bool dc_addr_in(void *map, const void *addr, __u8 family)
 	return bpf_map_lookup_elem(map, &k) != NULL;
 }
 
-/* Parse Ethernet and one optional VLAN tag; returns DC_CONTINUE or a reason. */
+/* Parse Ethernet and one optional VLAN tag; returns SL_CONTINUE or a reason. */
 static __always_inline int dc_parse_l2(struct dc_pkt *p, void *data, void *data_end)
 {
-	struct ethhdr *eth = data;
-	struct dc_vlan_hdr *vlan;
-	__be16 proto;
+	__be16 proto = eth_proto(data, data_end, &p->l2_len);
 
-	if ((void *)(eth + 1) > data_end)
-		return SL_DC_PASS_NOT_ENCAP;
-	proto = eth->h_proto;
-	p->l2_len = sizeof(*eth);
-	if (proto == bpf_htons(ETH_P_8021Q) || proto == bpf_htons(ETH_P_8021AD)) {
-		vlan = (void *)(eth + 1);
-		if ((void *)(vlan + 1) > data_end)
-			return SL_DC_PASS_NOT_ENCAP;
-		proto = vlan->proto;
-		p->l2_len += sizeof(*vlan);
-	}
 	if (proto != bpf_htons(ETH_P_IP) && proto != bpf_htons(ETH_P_IPV6))
 		return SL_DC_PASS_NOT_ENCAP;
 	p->l3_proto = proto;
-	return DC_CONTINUE;
+	return SL_CONTINUE;
 }
 
 /*
  * Parse an outer IPv4 header at @l3. Only IPIP to one of our addresses goes
  * on. Options are fine: the outer header is IHL*4 bytes and all of it is
- * stripped. Returns DC_CONTINUE or a reason.
+ * stripped. Returns SL_CONTINUE or a reason.
  */
 static __always_inline int dc_parse_outer4(struct dc_pkt *p, void *l3, void *data_end)
 {
@@ -137,13 +113,13 @@ static __always_inline int dc_parse_outer4(struct dc_pkt *p, void *l3, void *dat
 	tot = bpf_ntohs(iph->tot_len);
 	if (hl < sizeof(*iph) || tot < hl || l3 + tot > data_end)
 		return SL_DC_DROP_BAD_OUTER;
-	if (iph->frag_off & bpf_htons(DC_IP_MF | DC_IP_OFFSET))
+	if (iph->frag_off & bpf_htons(SL_IP_MF | SL_IP_OFFSET))
 		return SL_DC_DROP_FRAGMENT;
 	p->outer_len = hl;
 	p->inner_len = tot - hl;
 	p->inner = IPPROTO_IPIP;
 	p->outer_ecn = iph->tos & DC_ECN_MASK;
-	return DC_CONTINUE;
+	return SL_CONTINUE;
 }
 
 /* Returns true for the next-header values that carry IP in IPv6. */
@@ -157,7 +133,7 @@ static __always_inline bool is_ip_in_ip6(__u8 nexthdr)
  * (IPv4 inside) directly after the fixed header, to one of our addresses.
  * A fragment header in front of 41/4 is recognised in order to drop it;
  * other extension headers (an encapsulation-limit option, say) are not
- * parsed and the packet passes. Returns DC_CONTINUE or a reason.
+ * parsed and the packet passes. Returns SL_CONTINUE or a reason.
  */
 static __always_inline int dc_parse_outer6(struct dc_pkt *p, void *l3, void *data_end)
 {
@@ -168,9 +144,9 @@ static __always_inline int dc_parse_outer6(struct dc_pkt *p, void *l3, void *dat
 	if ((void *)(ip6 + 1) > data_end)
 		return SL_DC_PASS_NOT_ENCAP;
 	nh = ip6->nexthdr;
-	if (ip6->version != 6 || (!is_ip_in_ip6(nh) && nh != DC_NEXTHDR_FRAG))
+	if (ip6->version != 6 || (!is_ip_in_ip6(nh) && nh != SL_NEXTHDR_FRAG))
 		return SL_DC_PASS_NOT_ENCAP;
-	if (nh == DC_NEXTHDR_FRAG) {
+	if (nh == SL_NEXTHDR_FRAG) {
 		/* Every fragment repeats the next header: only ours matter. */
 		fh = (void *)(ip6 + 1);
 		if ((void *)(fh + 1) > data_end || !is_ip_in_ip6(fh->nexthdr))
@@ -180,13 +156,13 @@ static __always_inline int dc_parse_outer6(struct dc_pkt *p, void *l3, void *dat
 		return SL_DC_PASS_NOT_LOCAL;
 	if (l3 + sizeof(*ip6) + bpf_ntohs(ip6->payload_len) > data_end)
 		return SL_DC_DROP_BAD_OUTER;
-	if (nh == DC_NEXTHDR_FRAG)
+	if (nh == SL_NEXTHDR_FRAG)
 		return SL_DC_DROP_FRAGMENT;
 	p->outer_len = sizeof(*ip6);
 	p->inner_len = bpf_ntohs(ip6->payload_len);
 	p->inner = nh;
 	p->outer_ecn = (ip6->flow_lbl[0] >> 4) & DC_ECN_MASK;
-	return DC_CONTINUE;
+	return SL_CONTINUE;
 }
 
 /*
@@ -221,7 +197,7 @@ static __always_inline void dc_ecn6(struct ipv6hdr *ip6, __u8 outer_ecn)
 /*
  * Check the inner header at @in against the outer payload length: version,
  * IHL, and a length that stays inside what the outer header carries. Then
- * the inner destination must be a VIP we serve. Returns DC_CONTINUE or a
+ * the inner destination must be a VIP we serve. Returns SL_CONTINUE or a
  * reason.
  */
 static __always_inline int dc_check_inner(struct dc_pkt *p, void *in, void *data_end)
@@ -252,7 +228,7 @@ static __always_inline int dc_check_inner(struct dc_pkt *p, void *in, void *data
 			return SL_DC_DROP_NOT_VIP;
 		dc_ecn6(ip6, p->outer_ecn);
 	}
-	return DC_CONTINUE;
+	return SL_CONTINUE;
 }
 
 /*
@@ -267,7 +243,7 @@ static __always_inline int dc_strip(struct xdp_md *ctx, const struct dc_pkt *p)
 	__be16 proto = p->inner == IPPROTO_IPIP ? bpf_htons(ETH_P_IP) :
 						  bpf_htons(ETH_P_IPV6);
 	struct ethhdr *eth = data, old_eth;
-	struct dc_vlan_hdr *vlan, old_vlan = {};
+	struct sl_vlan_hdr *vlan, old_vlan = {};
 	bool tagged = p->l2_len > sizeof(*eth);
 
 	/* Save the L2 header: adjust_head invalidates every packet pointer. */

@@ -13,24 +13,7 @@
 #include <linux/udp.h>
 #include <bpf/bpf_endian.h>
 #include "sluice_abi.h"
-
-/* Branch hints: the forwarding path is laid out straight, the rest aside. */
-#define sl_likely(x)	__builtin_expect(!!(x), 1)
-#define sl_unlikely(x)	__builtin_expect(!!(x), 0)
-
-/* Returned by helpers that want the caller to carry on (verdicts are >= 0). */
-#define SL_CONTINUE (-1)
-
-#define SL_IP_MF	0x2000
-#define SL_IP_OFFSET	0x1fff
-#define SL_IP_DF	0x4000
-#define SL_NEXTHDR_FRAG 44
-
-/* 802.1Q / 802.1ad tag as it follows the Ethernet addresses. */
-struct sl_vlan_hdr {
-	__be16 tci;		/* priority, DEI, VLAN id */
-	__be16 proto;		/* encapsulated EtherType */
-};
+#include "ether.h"
 
 /* What the parser learned about one packet. */
 struct sl_pkt {
@@ -74,21 +57,10 @@ static __always_inline __u32 key_proto_family(__u8 proto, __u8 family)
 /* Parse Ethernet and one optional VLAN tag; returns SL_CONTINUE or a reason. */
 static __always_inline int parse_l2(struct sl_pkt *p, void *data, void *data_end)
 {
-	struct ethhdr *eth = data;
-	struct sl_vlan_hdr *vlan;
-	__be16 proto;
+	__be16 proto = eth_proto(data, data_end, &p->l2_len);
 
-	if ((void *)(eth + 1) > data_end)
+	if (!proto)
 		return SL_PASS_SHORT_L2;
-	proto = eth->h_proto;
-	p->l2_len = sizeof(*eth);
-	if (proto == bpf_htons(ETH_P_8021Q) || proto == bpf_htons(ETH_P_8021AD)) {
-		vlan = (void *)(eth + 1);
-		if ((void *)(vlan + 1) > data_end)
-			return SL_PASS_SHORT_L2;
-		proto = vlan->proto;
-		p->l2_len += sizeof(*vlan);
-	}
 	if (proto != bpf_htons(ETH_P_IP) && proto != bpf_htons(ETH_P_IPV6))
 		return SL_PASS_NOT_IP;
 	p->l3_proto = proto;
