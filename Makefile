@@ -1,31 +1,12 @@
 # SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 # sluice build: BPF objects and skeletons, the userspace library, tools, tests.
 
-.DELETE_ON_ERROR:
-.SUFFIXES:
-
 BUILD    ?= build
-CLANG    ?= clang
-BPFTOOL  ?= bpftool
-CC       ?= gcc
 
-ifeq ($(V),1)
-Q :=
-msg :=
-else
-Q := @
-msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
-endif
+include mk/common.mk
 
-MULTIARCH := $(shell $(CC) -print-multiarch 2>/dev/null)
-PKGS      := libbpf libmnl libconfig json-c
-
-BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -Wall -Werror -Iinclude -Ibpf \
-	      -idirafter /usr/include/$(MULTIARCH) $(EXTRA_BPF_CFLAGS)
-CFLAGS     ?= -O2 -g
-CFLAGS     += -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers \
-	      -Iinclude -Iuserspace -I$(BUILD) $(EXTRA_CFLAGS)
-LDLIBS     := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lelf -lz
+BPF_CFLAGS += -Iinclude -Ibpf
+CFLAGS     += -Iinclude -Iuserspace -I$(BUILD)
 
 BPF_SRCS  := $(wildcard bpf/*.bpf.c)
 BPF_OBJS  := $(patsubst bpf/%.bpf.c,$(BUILD)/%.bpf.o,$(BPF_SRCS))
