@@ -22,6 +22,14 @@ static __u32 table[SLUICE_RING_SIZE];
 	"  backends = ( { address = \"10.1.0.1\"; }, { address = \"10.1.0.2\"; },\n" \
 	"               { address = \"10.1.0.3\"; } " extra " ); } );\n"
 
+/* The base configuration without its third backend, 10.1.0.3. */
+#define WITHOUT_THIRD                                                           \
+	"interfaces = ( { name = \"lo\"; } );\n"                                \
+	"source = { ipv4 = \"10.0.0.1\"; };\n"                                  \
+	"vips = ( { name = \"web\"; address = \"10.0.0.100\"; port = 80;\n"      \
+	"  protocol = \"tcp\"; health = { type = \"none\"; };\n"                \
+	"  backends = ( { address = \"10.1.0.1\"; }, { address = \"10.1.0.2\"; } ); } );\n"
+
 static void load(const char *text)
 {
 	char err[256];
@@ -133,17 +141,9 @@ Test(state, a_removed_backend_retires_until_its_flows_end)
 	__u32 id3 = be("10.1.0.3")->id;
 	__u32 counts[SLUICE_MAX_BACKENDS] = {};
 	struct sl_backend v;
-	char err[256];
 
 	state_set_clock(&st, 100);
-	cfg_free(&cfg);
-	cr_assert_eq(cfg_parse_string("interfaces = ( { name = \"lo\"; } );\n"
-				      "source = { ipv4 = \"10.0.0.1\"; };\n"
-				      "vips = ( { name = \"web\"; address = \"10.0.0.100\"; port = 80;\n"
-				      "  protocol = \"tcp\"; health = { type = \"none\"; };\n"
-				      "  backends = ( { address = \"10.1.0.1\"; }, { address = \"10.1.0.2\"; } ); } );\n",
-				      "t.conf", &cfg, err, sizeof(err)), 0, "%s", err);
-	cr_assert_eq(state_apply(&st, dp, NULL, &cfg, err, sizeof(err)), 0, "%s", err);
+	load(WITHOUT_THIRD);
 	cr_assert_eq(entries_of(id3), 0, "removed backend still gets new flows");
 	cr_assert_eq(dp_backend_get(dp, id3, &v), 0);
 	cr_assert_neq(v.family, 0, "slot freed while flows may still use it");
@@ -183,17 +183,9 @@ Test(state, a_freed_slot_never_gets_an_old_generation_back)
 	__u32 counts[SLUICE_MAX_BACKENDS] = {};
 	__u32 gen3 = be("10.1.0.3")->gen;
 	struct rt_state again = {};
-	char err[256];
 
 	/* 10.1.0.3 leaves the config and is reaped: its slot is free. */
-	cfg_free(&cfg);
-	cr_assert_eq(cfg_parse_string("interfaces = ( { name = \"lo\"; } );\n"
-				      "source = { ipv4 = \"10.0.0.1\"; };\n"
-				      "vips = ( { name = \"web\"; address = \"10.0.0.100\"; port = 80;\n"
-				      "  protocol = \"tcp\"; health = { type = \"none\"; };\n"
-				      "  backends = ( { address = \"10.1.0.1\"; }, { address = \"10.1.0.2\"; } ); } );\n",
-				      "t.conf", &cfg, err, sizeof(err)), 0, "%s", err);
-	cr_assert_eq(state_apply(&st, dp, NULL, &cfg, err, sizeof(err)), 0, "%s", err);
+	load(WITHOUT_THIRD);
 	cr_assert_eq(state_reap(&st, dp, counts, 1, 600), 0);
 	/* A restarted daemon adopts the maps and hands out a new slot. */
 	cr_assert_eq(state_adopt(&again, dp), 0);
