@@ -455,11 +455,16 @@ static int write_slots(struct dp *dp, const struct dp_backend *be, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		struct sl_backend v = be[i].be, cur;
+		bool have = !dp_backend_get(dp, be[i].id, &cur);
 		int err;
 
-		if ((v.flags & SL_BE_F_DOWN) && !dp_backend_get(dp, be[i].id, &cur) &&
-		    cur.family && !(cur.flags & SL_BE_F_DOWN))
+		if ((v.flags & SL_BE_F_DOWN) && have && cur.family &&
+		    !(cur.flags & SL_BE_F_DOWN))
 			v.flags &= (__u8)~SL_BE_F_DOWN;
+		/* Unchanged slots are not written: each write stales every CPU's
+		 * flow cache (sl_be_epoch). */
+		if (have && !memcmp(&cur, &v, sizeof(v)))
+			continue;
 		err = dp_backend_set(dp, be[i].id, &v);
 		if (err)
 			return err;
