@@ -202,6 +202,17 @@ static bool is_label_char(char ch)
 	       ch == '_' || ch == '.' || ch == '-';
 }
 
+/* A VIP or group name: one or more label characters (the length is the buffer's). */
+static bool is_label(const char *n)
+{
+	if (!*n)
+		return false;
+	for (; *n; n++)
+		if (!is_label_char(*n))
+			return false;
+	return true;
+}
+
 /* Returns true when the integer literal [@p, @end) does not fit libconfig's type. */
 static bool int_overflows(const char *p, const char *end, bool hex, bool wide)
 {
@@ -329,6 +340,14 @@ struct pctx {
 	unsigned int last_line;	/* for settings missing from the top level */
 };
 
+/* The contract is one line, whatever the file name holds. */
+static void one_line(char *s)
+{
+	for (; *s; s++)
+		if (*s == '\n' || *s == '\r')
+			*s = ' ';
+}
+
 /* Write "NAME:LINE: message" into the error buffer; returns -EINVAL. */
 static int __attribute__((format(printf, 3, 4)))
 fail(struct pctx *c, unsigned int line, const char *fmt, ...)
@@ -344,10 +363,7 @@ fail(struct pctx *c, unsigned int line, const char *fmt, ...)
 		vsnprintf(c->err + n, c->errlen - (size_t)n, fmt, ap);
 		va_end(ap);
 	}
-	/* the contract is one line, whatever the file name holds */
-	for (char *q = c->err; *q; q++)
-		if (*q == '\n' || *q == '\r')
-			*q = ' ';
+	one_line(c->err);
 	return -EINVAL;
 }
 
@@ -356,9 +372,7 @@ static int fail_errno(struct pctx *c, int err, const char *what)
 {
 	if (c->err && c->errlen) {
 		snprintf(c->err, c->errlen, "%s: %s: %s", c->name, what, strerror(-err));
-		for (char *q = c->err; *q; q++)
-			if (*q == '\n' || *q == '\r')
-				*q = ' ';
+		one_line(c->err);
 	}
 	return err;
 }
@@ -523,6 +537,20 @@ static int check_required(struct pctx *c, const config_setting_t *g, const char 
 	return 0;
 }
 
+/* Fail unless @g is a group (@what in the message) of only @keys, with all of @required. */
+static int check_group(struct pctx *c, const config_setting_t *g, const char *path,
+		       const char *what, const char *const *keys, const char *const *required)
+{
+	int ret;
+
+	if (!config_setting_is_group(g))
+		return fail_type(c, g, path, what);
+	ret = check_keys(c, g, path, keys);
+	if (!ret && required)
+		ret = check_required(c, g, path, required);
+	return ret;
+}
+
 /* ---- typed getters ------------------------------------------------------- */
 
 static int get_int(struct pctx *c, const config_setting_t *s, const char *path,
@@ -635,13 +663,10 @@ static int get_addr(struct pctx *c, const config_setting_t *s, const char *path,
 	ret = get_string(c, s, path, &v);
 	if (ret)
 		return ret;
-	if (sl_addr_parse(v, a)) {
-		if (family == SL_FAMILY_V4)
-			return fail(c, line_of(s), "%s: %s is not an IPv4 address", path, quote(&q, v));
-		if (family == SL_FAMILY_V6)
-			return fail(c, line_of(s), "%s: %s is not an IPv6 address", path, quote(&q, v));
-		return fail(c, line_of(s), "%s: %s is not an IPv4 or IPv6 address", path, quote(&q, v));
-	}
+	if (sl_addr_parse(v, a))
+		return fail(c, line_of(s), "%s: %s is not an %s address", path, quote(&q, v),
+			    family == SL_FAMILY_V4 ? "IPv4" : family == SL_FAMILY_V6 ? "IPv6" :
+			    "IPv4 or IPv6");
 	if (family && a->family != family)
 		return fail(c, line_of(s), "%s: %s is an IPv%d address; expected IPv%d",
 			    path, quote(&q, v), a->family, family);
@@ -674,6 +699,53 @@ static int get_path(struct pctx *c, const config_setting_t *s, const char *path,
 				    path, quote(&q, dst));
 	}
 	return 0;
+}
+
+/*
+ * Optional settings: member @key of group @g, named @parent.@key in messages,
+ * read into @dst; an absent one leaves @dst as it is.
+ */
+static int opt_u32(struct pctx *c, const config_setting_t *g, const char *parent,
+		   const char *key, long long min, long long max, __u32 *dst)
+{
+	const config_setting_t *s = config_setting_get_member(g, key);
+	struct spath kp;
+	long long v;
+	int ret;
+
+	if (!s)
+		return 0;
+	ret = get_int(c, s, pkey(&kp, parent, key), min, max, &v);
+	if (!ret)
+		*dst = (__u32)v;
+	return ret;
+}
+
+static int opt_enum(struct pctx *c, const config_setting_t *g, const char *parent,
+		    const char *key, const char *const *names, int *dst)
+{
+	const config_setting_t *s = config_setting_get_member(g, key);
+	struct spath kp;
+
+	return s ? get_enum(c, s, pkey(&kp, parent, key), names, dst) : 0;
+}
+
+static int opt_addr(struct pctx *c, const config_setting_t *g, const char *parent,
+		    const char *key, int family, struct sl_addr *dst)
+{
+	const config_setting_t *s = config_setting_get_member(g, key);
+	struct spath kp;
+
+	return s ? get_addr(c, s, pkey(&kp, parent, key), family, dst) : 0;
+}
+
+static int opt_path(struct pctx *c, const config_setting_t *g, const char *parent,
+		    const char *key, char *dst, size_t len)
+{
+	const config_setting_t *s = config_setting_get_member(g, key);
+	struct spath kp;
+
+	return s ? get_path(c, s, pkey(&kp, parent, key), dst, len) : 0;
 }
 
 /* ---- health checks ------------------------------------------------------- */
@@ -712,21 +784,16 @@ static void hc_defaults(struct hc_state *st)
 }
 
 /*
- * A VIP's starting point before its own health block: the default TCP
- * connect cannot judge a UDP service, so a UDP VIP gets no check unless a
- * type was named above it.
+ * A VIP's starting point before its own health block, also for VIPs added at
+ * run time: the default TCP connect cannot judge a UDP service, so a UDP VIP
+ * gets no check unless the global block named a type.
  */
-static void hc_for_proto(struct sl_cfg_health *h, bool type_set, __u8 proto)
-{
-	if (proto == IPPROTO_UDP && !type_set)
-		h->type = SL_HC_NONE;
-}
-
 void cfg_vip_health(const struct sl_config *cfg, __u8 proto, __u16 port,
 		    struct sl_cfg_health *out)
 {
 	*out = cfg->health;
-	hc_for_proto(out, cfg->health_type_set, proto);
+	if (proto == IPPROTO_UDP && !cfg->health_type_set)
+		out->type = SL_HC_NONE;
 	if (!out->port)
 		out->port = port;
 }
@@ -797,7 +864,7 @@ static void fmt_secs(char *buf, size_t len, __u32 ms)
 static int hc_apply(struct pctx *c, const config_setting_t *g, const char *path,
 		    struct hc_state *st)
 {
-	unsigned int lines[HC_NKEYS] = { 0 };
+	const config_setting_t *ivl, *tmo;
 	struct sl_cfg_health *h = &st->h;
 	struct spath kp;
 	long long v;
@@ -805,9 +872,7 @@ static int hc_apply(struct pctx *c, const config_setting_t *g, const char *path,
 
 	if (!g)
 		return 0;
-	if (!config_setting_is_group(g))
-		return fail_type(c, g, path, "a group { ... }");
-	ret = check_keys(c, g, path, hc_keys);
+	ret = check_group(c, g, path, "a group { ... }", hc_keys, NULL);
 	if (ret)
 		return ret;
 	for (int k = 0; k < HC_NKEYS && !ret; k++) {
@@ -816,7 +881,6 @@ static int hc_apply(struct pctx *c, const config_setting_t *g, const char *path,
 
 		if (!s)
 			continue;
-		lines[k] = line_of(s);
 		switch (k) {
 		case HC_TYPE:
 			ret = get_enum(c, s, kpath, hc_type_names, &e);
@@ -874,32 +938,39 @@ static int hc_apply(struct pctx *c, const config_setting_t *g, const char *path,
 		return ret;
 	if (!st->timeout_set)
 		h->timeout_ms = h->interval_ms < HC_DEF_TIMEOUT ? h->interval_ms : HC_DEF_TIMEOUT;
-	if ((lines[HC_INTERVAL] || lines[HC_TIMEOUT]) && h->timeout_ms > h->interval_ms) {
+	ivl = config_setting_get_member(g, "interval");
+	tmo = config_setting_get_member(g, "timeout");
+	if ((ivl || tmo) && h->timeout_ms > h->interval_ms) {
 		char t[24], i[24];
 
 		fmt_secs(t, sizeof(t), h->timeout_ms);
 		fmt_secs(i, sizeof(i), h->interval_ms);
-		if (lines[HC_TIMEOUT])
-			return fail(c, lines[HC_TIMEOUT], "%s: timeout %s s is longer than the interval %s s%s",
-				    pkey(&kp, path, "timeout"), t, i,
-				    lines[HC_INTERVAL] ? "" : " (inherited)");
-		return fail(c, lines[HC_INTERVAL], "%s: interval %s s is shorter than the timeout %s s (inherited)",
+		if (tmo)
+			return fail(c, line_of(tmo), "%s: timeout %s s is longer than the interval %s s%s",
+				    pkey(&kp, path, "timeout"), t, i, ivl ? "" : " (inherited)");
+		return fail(c, line_of(ivl), "%s: interval %s s is shorter than the timeout %s s (inherited)",
 			    pkey(&kp, path, "interval"), i, t);
 	}
 	return 0;
 }
 
 /*
- * A probe needs a port: the VIP's unless one is set. Fail at @line when
- * a port-0 VIP leaves a real check without one.
+ * Apply the health group of the VIP or backend @g (at @path) over the
+ * inherited @st. A probe needs a port: the VIP's unless one is set, so a
+ * port-0 VIP must not leave a real check without one.
  */
-static int hc_need_port(struct pctx *c, unsigned int line, const char *path,
-			const struct sl_cfg_health *h)
+static int hc_inherit(struct pctx *c, const config_setting_t *g, const char *path,
+		      struct hc_state *st)
 {
-	if (h->port || h->type == SL_HC_NONE)
-		return 0;
-	return fail(c, line, "%s.port: required: the VIP has port 0 (all ports), so a %s check needs a port (or type = \"none\")",
-		    path, cfg_hc_type_name(h->type));
+	const config_setting_t *s = config_setting_get_member(g, "health");
+	struct spath kp;
+	int ret;
+
+	ret = hc_apply(c, s, pkey(&kp, path, "health"), st);
+	if (ret || st->h.port || st->h.type == SL_HC_NONE)
+		return ret;
+	return fail(c, line_of(s ? s : g), "%s.port: required: the VIP has port 0 (all ports), so a %s check needs a port (or type = \"none\")",
+		    kp.s, cfg_hc_type_name(st->h.type));
 }
 
 /* ---- the document -------------------------------------------------------- */
@@ -981,14 +1052,10 @@ static int parse_ifaces(struct pctx *c, const config_setting_t *root, struct sl_
 		struct sl_cfg_iface *ifc = &cfg->ifaces[i];
 		struct spath ip, kp;
 		struct quoted q;
-		int mode;
+		int mode = SL_XDP_NATIVE;
 
 		pidx(&ip, "interfaces", i);
-		if (!config_setting_is_group(g))
-			return fail_type(c, g, ip.s, "a group { name = ...; }");
-		ret = check_keys(c, g, ip.s, iface_keys);
-		if (!ret)
-			ret = check_required(c, g, ip.s, iface_required);
+		ret = check_group(c, g, ip.s, "a group { name = ...; }", iface_keys, iface_required);
 		if (ret)
 			return ret;
 		s = config_setting_get_member(g, "name");
@@ -1004,26 +1071,12 @@ static int parse_ifaces(struct pctx *c, const config_setting_t *root, struct sl_
 				return fail(c, line_of(s), "%s: %s is already listed as interfaces[%u] (line %u)",
 					    kp.s, quote(&q, ifc->name), j,
 					    line_of(config_setting_get_elem(list, j)));
-		s = config_setting_get_member(g, "xdp_mode");
-		if (s) {
-			ret = get_enum(c, s, pkey(&kp, ip.s, "xdp_mode"), xdp_mode_names, &mode);
-			if (ret)
-				return ret;
-			ifc->xdp_mode = (enum sl_xdp_mode)mode;
-		}
+		ret = opt_enum(c, g, ip.s, "xdp_mode", xdp_mode_names, &mode);
+		if (ret)
+			return ret;
+		ifc->xdp_mode = (enum sl_xdp_mode)mode;
 	}
 	return 0;
-}
-
-/* A group name (or a numeric gid) as useradd(8) would accept it. */
-static bool valid_group(const char *n)
-{
-	if (!*n || *n == '-')
-		return false;
-	for (; *n; n++)
-		if (!is_label_char(*n))
-			return false;
-	return true;
 }
 
 static int parse_control(struct pctx *c, const config_setting_t *root, struct sl_config *cfg)
@@ -1034,63 +1087,37 @@ static int parse_control(struct pctx *c, const config_setting_t *root, struct sl
 
 	if (!g)
 		return 0;
-	if (!config_setting_is_group(g))
-		return fail_type(c, g, "control", "a group { ... }");
-	ret = check_keys(c, g, "control", control_keys);
+	ret = check_group(c, g, "control", "a group { ... }", control_keys, NULL);
+	if (!ret)
+		ret = opt_path(c, g, "control", "socket", cfg->ctl_socket, sizeof(cfg->ctl_socket));
 	if (ret)
 		return ret;
-	s = config_setting_get_member(g, "socket");
-	if (s) {
-		ret = get_path(c, s, "control.socket", cfg->ctl_socket, sizeof(cfg->ctl_socket));
-		if (ret)
-			return ret;
-	}
 	s = config_setting_get_member(g, "group");
-	if (s) {
-		ret = get_string_buf(c, s, "control.group", cfg->ctl_group, sizeof(cfg->ctl_group));
-		if (ret)
-			return ret;
-		if (!valid_group(cfg->ctl_group))
-			return fail(c, line_of(s), "control.group: %s is not a valid group name (1..32 of A-Z a-z 0-9 _ . -, not starting with -)",
-				    quote(&q, cfg->ctl_group));
-	}
+	if (!s)
+		return 0;
+	ret = get_string_buf(c, s, "control.group", cfg->ctl_group, sizeof(cfg->ctl_group));
+	if (ret)
+		return ret;
+	/* a group name (or a numeric gid) as useradd(8) would accept it */
+	if (cfg->ctl_group[0] == '-' || !is_label(cfg->ctl_group))
+		return fail(c, line_of(s), "control.group: %s is not a valid group name (1..32 of A-Z a-z 0-9 _ . -, not starting with -)",
+			    quote(&q, cfg->ctl_group));
 	return 0;
 }
 
 static int parse_source(struct pctx *c, const config_setting_t *root, struct sl_config *cfg)
 {
-	const config_setting_t *g = config_setting_get_member(root, "source"), *s;
+	const config_setting_t *g = config_setting_get_member(root, "source");
 	int ret;
 
 	if (!g)
 		return 0;
-	if (!config_setting_is_group(g))
-		return fail_type(c, g, "source", "a group { ... }");
-	ret = check_keys(c, g, "source", source_keys);
-	if (ret)
-		return ret;
-	s = config_setting_get_member(g, "ipv4");
-	if (s) {
-		ret = get_addr(c, s, "source.ipv4", SL_FAMILY_V4, &cfg->src4);
-		if (ret)
-			return ret;
-	}
-	s = config_setting_get_member(g, "ipv6");
-	if (s)
-		return get_addr(c, s, "source.ipv6", SL_FAMILY_V6, &cfg->src6);
-	return 0;
-}
-
-static bool valid_vip_name(const char *n)
-{
-	size_t len = strlen(n);
-
-	if (len < 1 || len >= SL_CFG_NAME_MAX)
-		return false;
-	for (; *n; n++)
-		if (!is_label_char(*n))
-			return false;
-	return true;
+	ret = check_group(c, g, "source", "a group { ... }", source_keys, NULL);
+	if (!ret)
+		ret = opt_addr(c, g, "source", "ipv4", SL_FAMILY_V4, &cfg->src4);
+	if (!ret)
+		ret = opt_addr(c, g, "source", "ipv6", SL_FAMILY_V6, &cfg->src6);
+	return ret;
 }
 
 /* Backends by address, then file order: duplicates end up side by side. */
@@ -1174,18 +1201,14 @@ static int parse_backends(struct pctx *c, struct doc *d, const config_setting_t 
 	cfg->n_backends += n;
 
 	for (unsigned int i = 0; i < n; i++) {
-		const config_setting_t *g = config_setting_get_elem(list, i), *s, *a;
+		const config_setting_t *g = config_setting_get_elem(list, i), *a;
 		struct sl_cfg_backend *be = &vip->backends[i];
 		struct hc_state st = *vip_hc;
 		struct spath bp, kp;
-		long long v;
 
 		pidx(&bp, lp.s, i);
-		if (!config_setting_is_group(g))
-			return fail_type(c, g, bp.s, "a group { address = ...; }");
-		ret = check_keys(c, g, bp.s, backend_keys);
-		if (!ret)
-			ret = check_required(c, g, bp.s, backend_required);
+		ret = check_group(c, g, bp.s, "a group { address = ...; }", backend_keys,
+				  backend_required);
 		if (ret)
 			return ret;
 		a = config_setting_get_member(g, "address");
@@ -1206,19 +1229,9 @@ static int parse_backends(struct pctx *c, struct doc *d, const config_setting_t 
 			first6 = a;
 
 		be->weight = SL_CFG_DEF_WEIGHT;
-		s = config_setting_get_member(g, "weight");
-		if (s) {
-			ret = get_int(c, s, pkey(&kp, bp.s, "weight"), 0, WEIGHT_MAX, &v);
-			if (ret)
-				return ret;
-			be->weight = (__u32)v;
-		}
-
-		s = config_setting_get_member(g, "health");
-		pkey(&kp, bp.s, "health");
-		ret = hc_apply(c, s, kp.s, &st);
-		if (!ret && s)
-			ret = hc_need_port(c, line_of(s), kp.s, &st.h);
+		ret = opt_u32(c, g, bp.s, "weight", 0, WEIGHT_MAX, &be->weight);
+		if (!ret)
+			ret = hc_inherit(c, g, bp.s, &st);
 		if (ret)
 			return ret;
 		be->health = st.h;
@@ -1244,6 +1257,7 @@ static int parse_vip(struct pctx *c, struct doc *d, unsigned int i)
 {
 	const config_setting_t *g = config_setting_get_elem(d->vips, i), *s, *name_s, *addr_s;
 	struct sl_cfg_vip *vip = &d->cfg->vips[i];
+	int mode = SL_VIP_MODE_ENCAP, hash = SL_VIP_HASH_5TUPLE, all_down = SL_VIP_ALL_DOWN_DROP;
 	struct hc_state st = d->global_hc;
 	struct spath vp, kp;
 	struct quoted q;
@@ -1251,11 +1265,7 @@ static int parse_vip(struct pctx *c, struct doc *d, unsigned int i)
 	int ret, e;
 
 	pidx(&vp, "vips", i);
-	if (!config_setting_is_group(g))
-		return fail_type(c, g, vp.s, "a group { name = ...; }");
-	ret = check_keys(c, g, vp.s, vip_keys);
-	if (!ret)
-		ret = check_required(c, g, vp.s, vip_required);
+	ret = check_group(c, g, vp.s, "a group { name = ...; }", vip_keys, vip_required);
 	if (ret)
 		return ret;
 
@@ -1263,7 +1273,7 @@ static int parse_vip(struct pctx *c, struct doc *d, unsigned int i)
 	ret = get_string_buf(c, name_s, pkey(&kp, vp.s, "name"), vip->name, sizeof(vip->name));
 	if (ret)
 		return ret;
-	if (!valid_vip_name(vip->name))
+	if (!is_label(vip->name))
 		return fail(c, line_of(name_s), "%s: %s is not a valid VIP name (1..31 of A-Z a-z 0-9 _ . -)",
 			    kp.s, quote(&q, vip->name));
 	for (unsigned int j = 0; j < i; j++)
@@ -1298,52 +1308,27 @@ static int parse_vip(struct pctx *c, struct doc *d, unsigned int i)
 				    line_of(config_setting_get_elem(d->vips, j)));
 	}
 
-	s = config_setting_get_member(g, "mode");
-	if (s) {
-		ret = get_enum(c, s, pkey(&kp, vp.s, "mode"), vip_mode_names, &e);
-		if (ret)
-			return ret;
-		vip->mode = (enum sl_vip_mode)e;
-	}
-	s = config_setting_get_member(g, "hash");
-	if (s) {
-		ret = get_enum(c, s, pkey(&kp, vp.s, "hash"), vip_hash_names, &e);
-		if (ret)
-			return ret;
-		vip->hash = (enum sl_vip_hash)e;
-	}
-	s = config_setting_get_member(g, "all_down");
-	if (s) {
-		ret = get_enum(c, s, pkey(&kp, vp.s, "all_down"), all_down_names, &e);
-		if (ret)
-			return ret;
-		vip->all_down = (enum sl_vip_all_down)e;
-	}
-
-	vip->src4 = d->cfg->src4;
-	s = config_setting_get_member(g, "source_ipv4");
-	if (s) {
-		ret = get_addr(c, s, pkey(&kp, vp.s, "source_ipv4"), SL_FAMILY_V4, &vip->src4);
-		if (ret)
-			return ret;
-	}
-	vip->src6 = d->cfg->src6;
-	s = config_setting_get_member(g, "source_ipv6");
-	if (s) {
-		ret = get_addr(c, s, pkey(&kp, vp.s, "source_ipv6"), SL_FAMILY_V6, &vip->src6);
-		if (ret)
-			return ret;
-	}
-
-	s = config_setting_get_member(g, "health");
-	pkey(&kp, vp.s, "health");
-	hc_for_proto(&st.h, st.type_set, vip->proto);
-	ret = hc_apply(c, s, kp.s, &st);
+	ret = opt_enum(c, g, vp.s, "mode", vip_mode_names, &mode);
+	if (!ret)
+		ret = opt_enum(c, g, vp.s, "hash", vip_hash_names, &hash);
+	if (!ret)
+		ret = opt_enum(c, g, vp.s, "all_down", all_down_names, &all_down);
 	if (ret)
 		return ret;
-	if (!st.h.port)
-		st.h.port = vip->port;
-	ret = hc_need_port(c, s ? line_of(s) : line_of(g), kp.s, &st.h);
+	vip->mode = (enum sl_vip_mode)mode;
+	vip->hash = (enum sl_vip_hash)hash;
+	vip->all_down = (enum sl_vip_all_down)all_down;
+
+	vip->src4 = d->cfg->src4;
+	vip->src6 = d->cfg->src6;
+	ret = opt_addr(c, g, vp.s, "source_ipv4", SL_FAMILY_V4, &vip->src4);
+	if (!ret)
+		ret = opt_addr(c, g, vp.s, "source_ipv6", SL_FAMILY_V6, &vip->src6);
+	if (ret)
+		return ret;
+
+	cfg_vip_health(d->cfg, vip->proto, vip->port, &st.h);
+	ret = hc_inherit(c, g, vp.s, &st);
 	if (ret)
 		return ret;
 	vip->health = st.h;
@@ -1379,9 +1364,7 @@ static int parse_vips(struct pctx *c, struct doc *d, const config_setting_t *roo
 
 static int parse_root(struct pctx *c, const config_setting_t *root, struct sl_config *cfg)
 {
-	const config_setting_t *s, *mtu_s;
 	struct doc d = { .cfg = cfg };
-	long long v;
 	int ret;
 
 	ret = check_keys(c, root, "", top_keys);
@@ -1395,41 +1378,18 @@ static int parse_root(struct pctx *c, const config_setting_t *root, struct sl_co
 	strcpy(cfg->bpffs, SL_CFG_DEF_BPFFS);
 	strcpy(cfg->ctl_socket, SL_CFG_DEF_SOCKET);
 
-	s = config_setting_get_member(root, "hash_seed");
-	if (s) {
-		ret = get_int(c, s, "hash_seed", 0, UINT32_MAX, &v);
-		if (ret)
-			return ret;
-		cfg->hash_seed = (__u32)v;
-	}
-	s = config_setting_get_member(root, "bpffs");
-	if (s) {
-		ret = get_path(c, s, "bpffs", cfg->bpffs, sizeof(cfg->bpffs));
-		if (ret)
-			return ret;
-	}
-	s = config_setting_get_member(root, "flow_table_size");
-	if (s) {
-		ret = get_int(c, s, "flow_table_size", FLOWS_MIN, FLOWS_MAX, &v);
-		if (ret)
-			return ret;
-		cfg->flow_table_size = (__u32)v;
-	}
-	s = config_setting_get_member(root, "new_flow_limit");
-	if (s) {
-		ret = get_int(c, s, "new_flow_limit", 0, 100000000, &v);
-		if (ret)
-			return ret;
-		cfg->new_flow_limit = (__u32)v;
-	}
-	mtu_s = config_setting_get_member(root, "mtu");
-	if (mtu_s) {
-		ret = get_int(c, mtu_s, "mtu", MTU_MIN, MTU_MAX, &v);
-		if (ret)
-			return ret;
-		cfg->mtu = (__u32)v;
-	}
-	ret = parse_ifaces(c, root, cfg);
+	ret = opt_u32(c, root, "", "hash_seed", 0, UINT32_MAX, &cfg->hash_seed);
+	if (!ret)
+		ret = opt_path(c, root, "", "bpffs", cfg->bpffs, sizeof(cfg->bpffs));
+	if (!ret)
+		ret = opt_u32(c, root, "", "flow_table_size", FLOWS_MIN, FLOWS_MAX,
+			      &cfg->flow_table_size);
+	if (!ret)
+		ret = opt_u32(c, root, "", "new_flow_limit", 0, 100000000, &cfg->new_flow_limit);
+	if (!ret)
+		ret = opt_u32(c, root, "", "mtu", MTU_MIN, MTU_MAX, &cfg->mtu);
+	if (!ret)
+		ret = parse_ifaces(c, root, cfg);
 	if (!ret)
 		ret = parse_control(c, root, cfg);
 	if (!ret)
@@ -1448,9 +1408,12 @@ static int parse_root(struct pctx *c, const config_setting_t *root, struct sl_co
 	if (ret)
 		return ret;
 
-	if (d.first_v6_be && cfg->mtu < MTU_MIN_V6)
+	if (d.first_v6_be && cfg->mtu < MTU_MIN_V6) {
+		const config_setting_t *mtu_s = config_setting_get_member(root, "mtu");
+
 		return fail(c, mtu_s ? line_of(mtu_s) : c->last_line, "mtu: %u is below %u, the IPv6 minimum, but vips[%u] has IPv6 backends (line %u)",
 			    cfg->mtu, MTU_MIN_V6, d.first_v6_vip, line_of(d.first_v6_be));
+	}
 	return 0;
 }
 
