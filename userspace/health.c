@@ -56,8 +56,7 @@ struct target {
 	struct target *next;	/* hash chain, or free list */
 	__u64 hash;		/* of (vip, addr) */
 	__u64 deadline_ms;	/* heap key: next start when idle, probe deadline when not */
-	__u64 start_ms;		/* CLOCK_MONOTONIC ms the current or last probe started */
-	__u64 start_ns;		/* the same in ns, for the latency */
+	__u64 start_ns;		/* CLOCK_MONOTONIC ns the current or last probe started */
 	__u64 changed_at_ms;	/* CLOCK_REALTIME ms of the last verdict change */
 	__u64 checks;		/* probes completed */
 	__u64 failures;		/* of which failed */
@@ -453,7 +452,7 @@ static __u64 grid_after(const struct target *t, __u64 x)
 /* After a probe: the next slot on the grid; after a long stall, the next one from now. */
 static void schedule_next(struct hc *hc, struct target *t, __u64 now)
 {
-	__u64 next = grid_after(t, t->start_ms);
+	__u64 next = grid_after(t, t->start_ns / 1000000ULL);
 
 	if (next + t->h.interval_ms <= now)
 		next = grid_after(t, now);
@@ -695,7 +694,8 @@ static void probe_connected(struct hc *hc, struct target *t, __u64 now)
 
 	if (poll(&p, 1, 0) <= 0)
 		return;
-	if (getsockopt(t->src.fd, SOL_SOCKET, SO_ERROR, &err, &len))
+	/* POLLOUT alone is a completed connect: ask for the error only otherwise */
+	if (p.revents != POLLOUT && getsockopt(t->src.fd, SOL_SOCKET, SO_ERROR, &err, &len))
 		err = errno;
 	if (!err && !(p.revents & POLLOUT))
 		err = ECONNRESET;
@@ -712,36 +712,27 @@ static void probe_connected(struct hc *hc, struct target *t, __u64 now)
 	http_send(hc, t, now);
 }
 
+/* What a socket event means in each probe state. */
+static void (*const probe_step[])(struct hc *hc, struct target *t, __u64 now) = {
+	[P_CONNECT] = probe_connected,
+	[P_SEND] = http_send,
+	[P_READ] = http_read,
+	[P_UDP] = udp_read,
+};
+
 /*
  * The epoll handler of every probe socket. Targets are never freed while hc
  * lives, so an event fetched before its probe ended finds either an idle
- * target or a newer probe, and every step below tolerates a spurious wake-up.
+ * target or a newer probe, and every step tolerates a spurious wake-up.
  */
 static void on_probe(struct ev_source *src, unsigned int events)
 {
 	struct target *t = container_of(src, struct target, src);
-	struct hc *hc = t->hc;
-	__u64 now = mono_ms();
 
-	if (!t->in_use || t->src.fd < 0)
+	if (!t->in_use || t->src.fd < 0 || !probe_step[t->pstate])
 		return;
-	switch (t->pstate) {
-	case P_CONNECT:
-		probe_connected(hc, t, now);
-		break;
-	case P_SEND:
-		http_send(hc, t, now);
-		break;
-	case P_READ:
-		http_read(hc, t, now);
-		break;
-	case P_UDP:
-		udp_read(hc, t, now);
-		break;
-	default:
-		return;
-	}
-	timer_arm(hc);
+	probe_step[t->pstate](t->hc, t, mono_ms());
+	timer_arm(t->hc);
 }
 
 static int probe_socket(struct hc *hc, struct target *t)
@@ -783,7 +774,6 @@ static void probe_start(struct hc *hc, struct target *t, __u64 now)
 	socklen_t sl = sockaddr_of(&t->addr, t->h.port, &ss);
 	int fd, ret;
 
-	t->start_ms = now;
 	t->start_ns = clock_ns(CLOCK_MONOTONIC);
 	t->sent = 0;
 	t->rlen = 0;
@@ -860,19 +850,12 @@ struct hc *hc_open(int epfd, hc_change_fn fn, void *ctx)
 	hc->ctx = ctx;
 	hc->tsrc.fn = on_timer;
 	hc->tsrc.fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-	if (hc->tsrc.fd < 0)
-		goto out_free;
 	ev.data.ptr = &hc->tsrc;
-	if (epoll_ctl(epfd, EPOLL_CTL_ADD, hc->tsrc.fd, &ev))
-		goto out_close;
-	return hc;
-
-out_close:
+	if (hc->tsrc.fd >= 0 && !epoll_ctl(epfd, EPOLL_CTL_ADD, hc->tsrc.fd, &ev))
+		return hc;
 	err = errno;
-	close(hc->tsrc.fd);
-	errno = err;
-out_free:
-	err = errno;
+	if (hc->tsrc.fd >= 0)
+		close(hc->tsrc.fd);
 	free(hc);
 	errno = err;
 	return NULL;

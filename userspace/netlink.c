@@ -345,20 +345,26 @@ static int nl_neigh_cb(const struct nlmsghdr *nlh, void *data)
 	return MNL_CB_OK;
 }
 
+/* Starts a neighbour request of @type about @addr on @ifindex; returns its header. */
+static struct ndmsg *nl_neigh_msg(struct nl *nl, unsigned short type, unsigned short flags,
+				  int family, int ifindex, const void *addr)
+{
+	struct nlmsghdr *nlh = nl_msg(nl, type, flags);
+	struct ndmsg *ndm = mnl_nlmsg_put_extra_header(nlh, sizeof(*ndm));
+
+	ndm->ndm_family = family;
+	ndm->ndm_ifindex = ifindex;
+	mnl_attr_put(nlh, NDA_DST, nl_addr_len(family), addr);
+	return ndm;
+}
+
 /* Reads the neighbour entry for @addr on @ifindex: 0, -ENOENT, or -errno. */
 static int nl_neigh_get(struct nl *nl, int family, int ifindex,
 			const void *addr, struct nl_neigh *n)
 {
-	struct nlmsghdr *nlh;
-	struct ndmsg *ndm;
 	int err;
 
-	nlh = nl_msg(nl, RTM_GETNEIGH, NLM_F_ACK);
-	ndm = mnl_nlmsg_put_extra_header(nlh, sizeof(*ndm));
-	ndm->ndm_family = family;
-	ndm->ndm_ifindex = ifindex;
-	mnl_attr_put(nlh, NDA_DST, nl_addr_len(family), addr);
-
+	nl_neigh_msg(nl, RTM_GETNEIGH, NLM_F_ACK, family, ifindex, addr);
 	memset(n, 0, sizeof(*n));
 	err = nl_talk(nl, nl_neigh_cb, n);
 	if (err)
@@ -380,17 +386,11 @@ static int nl_neigh_get(struct nl *nl, int family, int ifindex,
 static int nl_neigh_kick(struct nl *nl, int family, int ifindex,
 			 const void *addr)
 {
-	struct nlmsghdr *nlh;
-	struct ndmsg *ndm;
+	struct ndmsg *ndm = nl_neigh_msg(nl, RTM_NEWNEIGH, NLM_F_CREATE | NLM_F_ACK,
+					 family, ifindex, addr);
 
-	nlh = nl_msg(nl, RTM_NEWNEIGH, NLM_F_CREATE | NLM_F_ACK);
-	ndm = mnl_nlmsg_put_extra_header(nlh, sizeof(*ndm));
-	ndm->ndm_family = family;
-	ndm->ndm_ifindex = ifindex;
 	ndm->ndm_state = NUD_NONE;
 	ndm->ndm_flags = NTF_USE;
-	mnl_attr_put(nlh, NDA_DST, nl_addr_len(family), addr);
-
 	return nl_talk(nl, NULL, NULL);
 }
 

@@ -551,12 +551,9 @@ static void tbl_col(struct table *t, const char *head, bool right)
 	t->right[t->ncols++] = right;
 }
 
-/* Add a row of t->ncols strings (copied). */
-static void tbl_row(struct table *t, ...)
+/* Add a row of the t->ncols strings @cells (copied). */
+static void tbl_add(struct table *t, const char *const *cells)
 {
-	va_list ap;
-	int i;
-
 	if (t->nrows == t->cap) {
 		t->cap = t->cap ? 2 * t->cap : 16;
 		t->cells = realloc(t->cells, sizeof(char *) * t->cap * t->ncols);
@@ -565,14 +562,22 @@ static void tbl_row(struct table *t, ...)
 			exit(EXIT_DAEMON);
 		}
 	}
-	va_start(ap, t);
-	for (i = 0; i < t->ncols; i++) {
-		const char *s = va_arg(ap, const char *);
-
-		t->cells[t->nrows * t->ncols + i] = strdup(s ? s : "-");
-	}
-	va_end(ap);
+	for (int i = 0; i < t->ncols; i++)
+		t->cells[t->nrows * t->ncols + i] = strdup(cells[i] ? cells[i] : "-");
 	t->nrows++;
+}
+
+/* Add a row of t->ncols strings (copied). */
+static void tbl_row(struct table *t, ...)
+{
+	const char *cells[TBL_MAX_COLS];
+	va_list ap;
+
+	va_start(ap, t);
+	for (int i = 0; i < t->ncols; i++)
+		cells[i] = va_arg(ap, const char *);
+	va_end(ap);
+	tbl_add(t, cells);
 }
 
 /* Print with aligned columns, then free the rows. */
@@ -613,6 +618,33 @@ static void tbl_print(struct table *t)
 	t->nrows = t->cap = 0;
 }
 
+/* One column of a table of reply objects: its heading and how to show @key. */
+struct col {
+	const char *head;
+	const char *key;
+	const char *(*fmt)(struct json_object *o, const char *key, char *buf, size_t len);
+	bool right;		/* numbers line up on the right */
+};
+
+/* Print the objects of array @arr as a table of the @ncols columns @cols. */
+static void tbl_objects(struct json_object *arr, const struct col *cols, int ncols)
+{
+	char b[TBL_MAX_COLS][CELL_MAX];
+	const char *cells[TBL_MAX_COLS];
+	struct table t = {};
+
+	for (int i = 0; i < ncols; i++)
+		tbl_col(&t, cols[i].head, cols[i].right);
+	for (size_t k = 0; k < json_object_array_length(arr); k++) {
+		struct json_object *o = json_object_array_get_idx(arr, k);
+
+		for (int i = 0; i < ncols; i++)
+			cells[i] = (cols[i].fmt ? cols[i].fmt : val)(o, cols[i].key, b[i], CELL_MAX);
+		tbl_add(&t, cells);
+	}
+	tbl_print(&t);
+}
+
 /* "label:  value" lines, aligned by the caller's label width. */
 static void kv(const char *label, const char *value)
 {
@@ -621,13 +653,27 @@ static void kv(const char *label, const char *value)
 
 /* ---- renderers: one per reply shape (docs/PROTOCOL.md) ---- */
 
+/* A program id; 0 is none. */
+static const char *fmt_id(struct json_object *o, const char *key, char *buf, size_t len)
+{
+	double v;
+
+	if (get_num(o, key, &v) && v == 0)
+		return "-";
+	return val(o, key, buf, len);
+}
+
 static void render_status(struct json_object *d)
 {
-	struct json_object *ifs = get(d, "interfaces"), *i;
-	char b[6][CELL_MAX], cfg[2 * CELL_MAX + 96];
+	static const struct col if_cols[] = {
+		{ "INTERFACE", "name" }, { "IFINDEX", "ifindex", NULL, true }, { "MODE", "mode" },
+		{ "ATTACHED", "attached" }, { "PROG_ID", "prog_id", fmt_id, true },
+		{ "ERROR", "error" },	/* only when an interface has one */
+	};
+	struct json_object *ifs = get(d, "interfaces");
+	char b[2][CELL_MAX], cfg[2 * CELL_MAX + 96];
 	const char *cerr = get_str(d, "config_error");
 	bool errors = false;
-	struct table t = {};
 	double n;
 	size_t k;
 
@@ -655,80 +701,29 @@ static void render_status(struct json_object *d)
 	for (k = 0; k < json_object_array_length(ifs); k++)
 		errors |= get_str(json_object_array_get_idx(ifs, k), "error") != NULL;
 	putchar('\n');
-	tbl_col(&t, "INTERFACE", false);
-	tbl_col(&t, "IFINDEX", true);
-	tbl_col(&t, "MODE", false);
-	tbl_col(&t, "ATTACHED", false);
-	tbl_col(&t, "PROG_ID", true);
-	if (errors)
-		tbl_col(&t, "ERROR", false);
-	for (k = 0; k < json_object_array_length(ifs); k++) {
-		i = json_object_array_get_idx(ifs, k);
-		/* prog_id 0 is "none". */
-		tbl_row(&t, val(i, "name", b[0], CELL_MAX), val(i, "ifindex", b[1], CELL_MAX),
-			val(i, "mode", b[2], CELL_MAX), val(i, "attached", b[3], CELL_MAX),
-			get_num(i, "prog_id", &n) && n == 0 ? "-" : val(i, "prog_id", b[4], CELL_MAX),
-			val(i, "error", b[5], CELL_MAX));
-	}
-	tbl_print(&t);
+	tbl_objects(ifs, if_cols, errors ? 6 : 5);
 }
 
 static void render_vip_list(struct json_object *d)
 {
-	char b[7][CELL_MAX];
-	struct json_object *v;
-	struct table t = {};
-	size_t k;
+	static const struct col cols[] = {
+		{ "NAME", "name" }, { "ADDRESS", "address" }, { "PORT", "port", fmt_port, true },
+		{ "PROTO", "protocol" }, { "HASH", "hash" }, { "BACKENDS", "backends", NULL, true },
+		{ "UP", "up", NULL, true },
+	};
 
-	tbl_col(&t, "NAME", false);
-	tbl_col(&t, "ADDRESS", false);
-	tbl_col(&t, "PORT", true);
-	tbl_col(&t, "PROTO", false);
-	tbl_col(&t, "HASH", false);
-	tbl_col(&t, "BACKENDS", true);
-	tbl_col(&t, "UP", true);
-	for (k = 0; k < json_object_array_length(d); k++) {
-		v = json_object_array_get_idx(d, k);
-		tbl_row(&t, val(v, "name", b[0], CELL_MAX), val(v, "address", b[1], CELL_MAX),
-			fmt_port(v, "port", b[2], CELL_MAX), val(v, "protocol", b[3], CELL_MAX),
-			val(v, "hash", b[4], CELL_MAX), val(v, "backends", b[5], CELL_MAX),
-			val(v, "up", b[6], CELL_MAX));
-	}
-	tbl_print(&t);
+	tbl_objects(d, cols, 7);
 }
 
-/* Backends as a table; @with_vip adds the VIP column (backend list). */
-static void render_backends(struct json_object *d, bool with_vip)
-{
-	char b[6][CELL_MAX];
-	struct json_object *be;
-	struct table t = {};
-	size_t k;
-
-	if (with_vip)
-		tbl_col(&t, "VIP", false);
-	tbl_col(&t, "ADDRESS", false);
-	tbl_col(&t, "WEIGHT", true);
-	tbl_col(&t, "STATE", false);
-	tbl_col(&t, "FLOWS", true);
-	tbl_col(&t, "ID", true);
-	for (k = 0; k < json_object_array_length(d); k++) {
-		be = json_object_array_get_idx(d, k);
-		if (with_vip)
-			tbl_row(&t, val(be, "vip", b[0], CELL_MAX), val(be, "address", b[1], CELL_MAX),
-				val(be, "weight", b[2], CELL_MAX), val(be, "state", b[3], CELL_MAX),
-				val(be, "flows", b[4], CELL_MAX), val(be, "id", b[5], CELL_MAX));
-		else
-			tbl_row(&t, val(be, "address", b[1], CELL_MAX), val(be, "weight", b[2], CELL_MAX),
-				val(be, "state", b[3], CELL_MAX), val(be, "flows", b[4], CELL_MAX),
-				val(be, "id", b[5], CELL_MAX));
-	}
-	tbl_print(&t);
-}
+/* backend list's columns; vip show leaves out the first. */
+static const struct col backend_cols[] = {
+	{ "VIP", "vip" }, { "ADDRESS", "address" }, { "WEIGHT", "weight", NULL, true },
+	{ "STATE", "state" }, { "FLOWS", "flows", NULL, true }, { "ID", "id", NULL, true },
+};
 
 static void render_backend_list(struct json_object *d)
 {
-	render_backends(d, true);
+	tbl_objects(d, backend_cols, 6);
 }
 
 static void render_vip_show(struct json_object *d)
@@ -748,34 +743,20 @@ static void render_vip_show(struct json_object *d)
 	if (!json_object_is_type(bes, json_type_array))
 		return;
 	putchar('\n');
-	render_backends(bes, false);
+	tbl_objects(bes, backend_cols + 1, 5);
 }
 
 static void render_health(struct json_object *d)
 {
-	char b[9][CELL_MAX];
-	struct json_object *h;
-	struct table t = {};
-	size_t k;
+	static const struct col cols[] = {
+		{ "VIP", "vip" }, { "ADDRESS", "address" }, { "STATE", "state" },
+		{ "LAST", "last_result" }, { "LATENCY", "latency_ms", fmt_ms, true },
+		{ "CHANGED", "changed_at", fmt_time }, { "CHECKS", "checks", NULL, true },
+		{ "FAILURES", "failures", NULL, true },
+		{ "REASON", "reason" },	/* free text, so last */
+	};
 
-	tbl_col(&t, "VIP", false);
-	tbl_col(&t, "ADDRESS", false);
-	tbl_col(&t, "STATE", false);
-	tbl_col(&t, "LAST", false);
-	tbl_col(&t, "LATENCY", true);
-	tbl_col(&t, "CHANGED", false);
-	tbl_col(&t, "CHECKS", true);
-	tbl_col(&t, "FAILURES", true);
-	tbl_col(&t, "REASON", false);	/* free text, so last */
-	for (k = 0; k < json_object_array_length(d); k++) {
-		h = json_object_array_get_idx(d, k);
-		tbl_row(&t, val(h, "vip", b[0], CELL_MAX), val(h, "address", b[1], CELL_MAX),
-			val(h, "state", b[2], CELL_MAX), val(h, "last_result", b[3], CELL_MAX),
-			fmt_ms(h, "latency_ms", b[4], CELL_MAX), fmt_time(h, "changed_at", b[5], CELL_MAX),
-			val(h, "checks", b[6], CELL_MAX), val(h, "failures", b[7], CELL_MAX),
-			val(h, "reason", b[8], CELL_MAX));
-	}
-	tbl_print(&t);
+	tbl_objects(d, cols, 9);
 }
 
 static void render_stats(struct json_object *d)
@@ -1087,7 +1068,7 @@ static struct json_object *backend_find(struct json_object *list, const char *ad
 
 static int do_backend_drain(const struct cmd *c, int argc, char **argv)
 {
-	struct json_object *reply, *be = NULL;
+	struct json_object *args, *reply, *be = NULL;
 	double timeout = DRAIN_TIMEOUT_S, deadline, flows = -1;
 	const char *v, *vip = argv[0], *addr = argv[1];
 	bool wait = false;
@@ -1112,15 +1093,12 @@ static int do_backend_drain(const struct cmd *c, int argc, char **argv)
 		}
 	}
 
-	ret = call("backend.drain", args_of("vip", jstr(vip), "address", jstr(addr), NULL), &reply);
+	args = args_of("vip", jstr(vip), "address", jstr(addr), NULL);
+	if (!wait)
+		return run("backend.drain", args, json_type_null, NULL);
+	ret = call("backend.drain", args, &reply);
 	if (ret)
 		return ret;
-	if (!wait) {
-		if (json_mode)
-			print_json(reply_data(reply));
-		json_object_put(reply);
-		return 0;
-	}
 	json_object_put(reply);
 
 	catch_signals();

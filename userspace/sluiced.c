@@ -254,29 +254,25 @@ static bool is_initially_down(void *ctx, const char *vip, const struct sl_addr *
 }
 
 /*
- * Set backend @b of VIP @cv down or up in the running state and rewrite that
- * VIP alone. Returns 0 or -errno.
+ * Set backend @b of running VIP @cv (@v in the state) down or up and rewrite
+ * that VIP alone.
  */
-static int set_backend_down(struct daemon *d, const struct sl_cfg_vip *cv,
-			    const struct sl_addr *b, bool down)
+static void set_backend_down(struct daemon *d, const struct sl_cfg_vip *cv, struct rt_vip *v,
+			     const struct sl_addr *b, bool down)
 {
-	struct rt_vip *v = state_vip(&d->st, cv->name);
 	struct rt_backend *rb = v ? state_backend(v, b) : NULL;
 	char err[256];
-	int ret;
 
 	if (!rb || rb->down == down)
-		return 0;
+		return;
 	rb->down = down;
-	ret = state_apply_vip(&d->st, d->dp, d->nl, &d->running, cv, err, sizeof(err));
-	if (ret) {
+	if (state_apply_vip(&d->st, d->dp, d->nl, &d->running, cv, err, sizeof(err))) {
 		/* Not in the maps: keep the old value so the next change retries. */
-		rb = state_backend(state_vip(&d->st, cv->name), b);
+		rb = state_backend(v, b);
 		if (rb)
 			rb->down = !down;
 		pr_warn("%s", err);
 	}
-	return ret;
 }
 
 /* Bring the health checker in line with the running state, and the DOWN flags with it. */
@@ -293,11 +289,14 @@ static void sync_health(struct daemon *d)
 	}
 	for (__u32 i = 0; i < d->running.n_vips; i++) {
 		const struct sl_cfg_vip *cv = &d->running.vips[i];
+		struct rt_vip *v = state_vip(&d->st, cv->name);	/* once per VIP, not per backend */
 
+		if (!v)
+			continue;
 		for (__u32 j = 0; j < cv->n_backends; j++) {
 			const struct sl_addr *a = &cv->backends[j].addr;
 
-			set_backend_down(d, cv, a, !hc_is_up(d->hc, cv->name, a));
+			set_backend_down(d, cv, v, a, !hc_is_up(d->hc, cv->name, a));
 		}
 	}
 }
@@ -314,7 +313,7 @@ static void on_health_change(void *ctx, const char *vip, const struct sl_addr *b
 		return;
 	pr_info("vip %s: backend %s is %s: %s", vip, sl_addr_str(b, a, sizeof(a)),
 		up ? "up" : "DOWN", reason);
-	set_backend_down(d, cv, b, !up);
+	set_backend_down(d, cv, state_vip(&d->st, vip), b, !up);
 }
 
 /*
@@ -329,11 +328,11 @@ static int apply_running(struct daemon *d, struct sl_config *cfg, char *err, siz
 	if (ret) {
 		char err2[256];
 
-		if (d->applied && state_apply(&d->st, d->dp, d->nl, &d->running, err2,
-					      sizeof(err2)))
+		if (!d->applied)
+			return ret;
+		if (state_apply(&d->st, d->dp, d->nl, &d->running, err2, sizeof(err2)))
 			pr_warn("restoring the previous state failed too: %s", err2);
-		if (d->applied)
-			sync_health(d);
+		sync_health(d);
 		return ret;
 	}
 	cfg_free(&d->running);
@@ -519,11 +518,10 @@ static const char *be_state(const struct sl_cfg_backend *cb, const struct rt_bac
 	return "up";
 }
 
-static struct json_object *backend_json(const struct sl_cfg_vip *cv,
-					const struct sl_cfg_backend *cb,
-					const __u32 *flows)
+/* Backend @cb of VIP @cv, which runs as @v (NULL: not running). */
+static struct json_object *backend_json(const struct sl_cfg_vip *cv, struct rt_vip *v,
+					const struct sl_cfg_backend *cb, const __u32 *flows)
 {
-	struct rt_vip *v = state_vip(&D.st, cv->name);
 	struct rt_backend *rb = v ? state_backend(v, &cb->addr) : NULL;
 	struct json_object *o = json_object_new_object();
 	char a[SL_ADDR_STRLEN], m[18];
@@ -578,7 +576,7 @@ static struct json_object *vip_json(const struct sl_cfg_vip *cv, bool full, cons
 	struct json_object *arr = json_object_new_array();
 
 	for (__u32 i = 0; i < cv->n_backends; i++)
-		json_object_array_add(arr, backend_json(cv, &cv->backends[i], flows));
+		json_object_array_add(arr, backend_json(cv, v, &cv->backends[i], flows));
 	json_object_object_add(o, "backends", arr);
 	return o;
 }
@@ -808,10 +806,9 @@ static int h_vip_del(void *ctx, struct json_object *args, struct json_object **d
 	if (!v)
 		return -ENOENT;
 	snprintf(name, sizeof(name), "%s", v->name);
+	i = (__u32)(v - d->running.vips);	/* the clone keeps the order */
 	if (cfg_clone(&c, &d->running))
 		return -ENOMEM;
-	for (i = 0; i < c.n_vips && strcmp(c.vips[i].name, name); i++)
-		;
 	free(c.vips[i].backends);
 	memmove(&c.vips[i], &c.vips[i + 1], (c.n_vips - i - 1) * sizeof(c.vips[0]));
 	c.n_vips--;
@@ -847,8 +844,10 @@ static int h_backend_list(void *ctx, struct json_object *args, struct json_objec
 
 		if (only && only != cv)
 			continue;
+		struct rt_vip *v = state_vip(&d->st, cv->name);
+
 		for (__u32 j = 0; j < cv->n_backends; j++)
-			json_object_array_add(*data, backend_json(cv, &cv->backends[j], counts));
+			json_object_array_add(*data, backend_json(cv, v, &cv->backends[j], counts));
 	}
 	free(counts);
 	return 0;
@@ -1177,25 +1176,26 @@ static void on_signal(struct ev_source *src, unsigned int events)
 
 static void on_tick(struct ev_source *src, unsigned int events)
 {
+	__u32 before = D.st.unresolved, now;
 	__u64 n;
-	__u32 before = D.st.unresolved;
 
 	if (read(src->fd, &n, sizeof(n)) != sizeof(n))
 		return;
-	dp_clock_set(D.dp, clock_now());
-	state_set_clock(&D.st, clock_now());
+	now = clock_now();
+	dp_clock_set(D.dp, now);
+	state_set_clock(&D.st, now);
 	/*
 	 * A flow stops counting FLOW_LIVE_SECS after its last packet, so looking
 	 * more often than every half of that (a scan of the whole flow table)
 	 * frees no slot sooner in practice.
 	 */
-	if (state_retiring(&D.st) && clock_now() - D.last_reap >= FLOW_LIVE_SECS / 2) {
+	if (state_retiring(&D.st) && now - D.last_reap >= FLOW_LIVE_SECS / 2) {
 		__u32 *counts = calloc(SLUICE_MAX_BACKENDS, sizeof(*counts));
 		__u64 total;
 
-		D.last_reap = clock_now();
+		D.last_reap = now;
 		if (counts && !live_flows(&D, counts, &total) &&
-		    !state_reap(&D.st, D.dp, counts, clock_now(), RETIRE_MAX_SECS))
+		    !state_reap(&D.st, D.dp, counts, now, RETIRE_MAX_SECS))
 			pr_info("removed backends have no flows left; their slots are free");
 		free(counts);
 	}
