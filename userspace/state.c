@@ -264,7 +264,9 @@ static int vip_sync(struct rt_state *st, struct dp *dp, struct nl *nl,
 	for (i = 0; i < cv->n_backends; i++) {
 		struct rt_backend *b = state_backend(v, &cv->backends[i].addr);
 
-		be_resolve(nl, b);
+		/* Resolved next hops are kept fresh by netlink events (state_resolve). */
+		if (!b->has_mac)
+			be_resolve(nl, b);
 		if (!b->down && cv->backends[i].weight)
 			any_up = true;
 	}
