@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -275,14 +276,20 @@ static bool client_sees_eof(int fd)
 	return n == 0 || (n < 0 && errno == ECONNRESET);
 }
 
+/* Sends @req on @fd and returns the reply. */
+static struct json_object *request(int fd, const char *req)
+{
+	client_send(fd, req);
+	return client_recv(fd);
+}
+
 /* One request on a fresh connection. */
 static struct json_object *call(const char *req)
 {
 	struct json_object *r;
 	int fd = client_connect();
 
-	client_send(fd, req);
-	r = client_recv(fd);
+	r = request(fd, req);
 	close(fd);
 	return r;
 }
@@ -313,6 +320,40 @@ static void assert_error(struct json_object *r, const char *prefix, int code)
 	cr_assert(!strncmp(e, prefix, strlen(prefix)), "error \"%s\", expected \"%s...\"", e, prefix);
 	cr_assert_eq(json_object_get_int(field(r, "code")), code, "code %d, expected %d",
 		     json_object_get_int(field(r, "code")), code);
+}
+
+/* The next reply on @fd must be ok. */
+static void recv_ok(int fd)
+{
+	struct json_object *r = client_recv(fd);
+
+	assert_ok(r);
+	json_object_put(r);
+}
+
+/* @req on @fd must be answered ok. */
+static void request_ok(int fd, const char *req)
+{
+	client_send(fd, req);
+	recv_ok(fd);
+}
+
+/* @req on @fd must be answered with an error @prefix... and @code. */
+static void request_error(int fd, const char *req, const char *prefix, int code)
+{
+	struct json_object *r = request(fd, req);
+
+	assert_error(r, prefix, code);
+	json_object_put(r);
+}
+
+/* @req on a fresh connection must be answered with an error @prefix... and @code. */
+static void call_error(const char *req, const char *prefix, int code)
+{
+	int fd = client_connect();
+
+	request_error(fd, req, prefix, code);
+	close(fd);
 }
 
 /* The server still answers a new client. */
@@ -373,6 +414,18 @@ static void as_user(gid_t gid, const gid_t *groups, size_t ngroups, const char *
 	munmap(res, sizeof(*res));
 }
 
+/* The reply the child got, parsed: it must have connected and been answered. */
+static struct json_object *child_reply(const struct child_result *res)
+{
+	struct json_object *r;
+
+	cr_assert_eq(res->connect_err, 0, "connect: %s", strerror(res->connect_err));
+	cr_assert_gt(res->len, 0, "no reply: %s", res->len < 0 ? strerror(-res->len) : "EOF");
+	r = json_tokener_parse(res->reply);
+	cr_assert_not_null(r, "reply is not JSON: %.200s", res->reply);
+	return r;
+}
+
 /* ---- replies ---- */
 
 Test(control, good_request_gets_ok_and_data)
@@ -390,19 +443,21 @@ Test(control, good_request_gets_ok_and_data)
 
 Test(control, missing_or_null_args_reach_the_handler_as_empty_object)
 {
-	struct json_object *r;
+	static const char *const reqs[] = { "{\"cmd\":\"echo\"}", "{\"cmd\":\"echo\",\"args\":null}" };
+	struct json_object *r, *d;
+	size_t i;
 
 	server_start();
-	r = call("{\"cmd\":\"echo\"}");
-	assert_ok(r);
-	cr_assert(json_object_is_type(field(r, "data"), json_type_object));
-	cr_assert_eq(json_object_object_length(field(r, "data")), 0);
-	json_object_put(r);
-
-	r = call("{\"cmd\":\"echo\",\"args\":null}");
-	assert_ok(r);
-	cr_assert_eq(json_object_object_length(field(r, "data")), 0);
-	json_object_put(r);
+	for (i = 0; i < sizeof(reqs) / sizeof(reqs[0]); i++) {
+		r = call(reqs[i]);
+		assert_ok(r);
+		d = field(r, "data");
+		cr_assert(json_object_is_type(d, json_type_object), "%s: data %s", reqs[i],
+			  json_object_to_json_string(d));
+		cr_assert_eq(json_object_object_length(d), 0, "%s: data %s", reqs[i],
+			     json_object_to_json_string(d));
+		json_object_put(r);
+	}
 }
 
 Test(control, handler_without_data_replies_null)
@@ -429,12 +484,8 @@ Test(control, handler_error_carries_its_text_and_code)
 
 Test(control, handler_error_without_text_says_strerror)
 {
-	struct json_object *r;
-
 	server_start();
-	r = call("{\"cmd\":\"fail.quiet\"}");
-	assert_error(r, "No such file or directory", ENOENT);
-	json_object_put(r);
+	call_error("{\"cmd\":\"fail.quiet\"}", "No such file or directory", ENOENT);
 }
 
 Test(control, several_requests_on_one_connection)
@@ -447,8 +498,7 @@ Test(control, several_requests_on_one_connection)
 	fd = client_connect();
 	for (i = 0; i < 20; i++) {
 		snprintf(req, sizeof(req), "{\"cmd\":\"echo\",\"args\":{\"i\":%d}}", i);
-		client_send(fd, req);
-		r = client_recv(fd);
+		r = request(fd, req);
 		assert_ok(r);
 		cr_assert_eq(json_object_get_int(field(field(r, "data"), "i")), i);
 		json_object_put(r);
@@ -460,90 +510,69 @@ Test(control, several_requests_on_one_connection)
 
 Test(control, malformed_json)
 {
-	struct json_object *r;
-
 	server_start();
-	r = call("{\"cmd\": \"echo\",");
-	assert_error(r, "malformed request: ", EINVAL);
-	json_object_put(r);
-	r = call("{cmd: echo}");
-	assert_error(r, "malformed request: ", EINVAL);
-	json_object_put(r);
-	r = call("{\"cmd\":\"echo\"} trailing");
-	assert_error(r, "malformed request: ", EINVAL);
-	json_object_put(r);
+	call_error("{\"cmd\": \"echo\",", "malformed request: ", EINVAL);
+	call_error("{cmd: echo}", "malformed request: ", EINVAL);
+	call_error("{\"cmd\":\"echo\"} trailing", "malformed request: ", EINVAL);
 	assert_alive();
 }
 
 Test(control, request_not_an_object)
 {
-	struct json_object *r;
-
 	server_start();
-	r = call("[\"echo\"]");
-	assert_error(r, "request is not a JSON object", EINVAL);
-	json_object_put(r);
-	r = call("42");
-	assert_error(r, "request is not a JSON object", EINVAL);
-	json_object_put(r);
+	call_error("[\"echo\"]", "request is not a JSON object", EINVAL);
+	call_error("42", "request is not a JSON object", EINVAL);
 	assert_alive();
 }
 
 Test(control, missing_cmd)
 {
-	struct json_object *r;
-
 	server_start();
-	r = call("{\"args\":{}}");
-	assert_error(r, "request has no \"cmd\" string", EINVAL);
-	json_object_put(r);
-	r = call("{\"cmd\":7}");
-	assert_error(r, "request has no \"cmd\" string", EINVAL);
-	json_object_put(r);
+	call_error("{\"args\":{}}", "request has no \"cmd\" string", EINVAL);
+	call_error("{\"cmd\":7}", "request has no \"cmd\" string", EINVAL);
 	assert_alive();
 }
 
 Test(control, args_not_an_object)
 {
-	struct json_object *r;
-
 	server_start();
-	r = call("{\"cmd\":\"echo\",\"args\":[1,2]}");
-	assert_error(r, "request \"args\" is not an object", EINVAL);
-	json_object_put(r);
+	call_error("{\"cmd\":\"echo\",\"args\":[1,2]}", "request \"args\" is not an object", EINVAL);
 	assert_alive();
 }
 
 Test(control, unknown_command)
 {
-	struct json_object *r;
-
 	server_start();
-	r = call("{\"cmd\":\"vip.frobnicate\"}");
-	assert_error(r, "unknown command 'vip.frobnicate'", ENOSYS);
-	json_object_put(r);
+	call_error("{\"cmd\":\"vip.frobnicate\"}", "unknown command 'vip.frobnicate'", ENOSYS);
 	assert_alive();
 }
 
 Test(control, errors_do_not_end_the_connection)
 {
-	struct json_object *r;
 	int fd;
 
 	server_start();
 	fd = client_connect();
-	client_send(fd, "not json");
-	r = client_recv(fd);
-	assert_error(r, "malformed request: ", EINVAL);
-	json_object_put(r);
-	client_send(fd, "{\"cmd\":\"echo\"}");
-	r = client_recv(fd);
-	assert_ok(r);
-	json_object_put(r);
+	request_error(fd, "not json", "malformed request: ", EINVAL);
+	request_ok(fd, "{\"cmd\":\"echo\"}");
 	close(fd);
 }
 
 /* ---- limits ---- */
+
+/* An echo request padded with spaces to @len bytes: valid JSON, so only its size can matter. */
+static char *padded_echo(size_t len)
+{
+	static const char req[] = "{\"cmd\":\"echo\"}";
+	char *buf;
+
+	cr_assert_geq(len, sizeof(req) - 1);
+	buf = malloc(len);
+	cr_assert_not_null(buf);
+	memset(buf, ' ', len);
+	memcpy(buf, req, sizeof(req) - 1);
+	return buf;
+}
 
 Test(control, oversized_request_is_refused_and_server_lives)
 {
@@ -553,21 +582,14 @@ Test(control, oversized_request_is_refused_and_server_lives)
 	int fd;
 
 	server_start();
-	big = malloc(len);
-	cr_assert_not_null(big);
-	/* Valid JSON, so only its size can be the reason. */
-	memset(big, ' ', len);
-	memcpy(big, "{\"cmd\":\"echo\"}", 14);
+	big = padded_echo(len);
 	fd = client_connect();
 	client_send_len(fd, big, len);
 	r = client_recv(fd);
 	assert_error(r, "request too large (max 65536 bytes)", EMSGSIZE);
 	json_object_put(r);
 	/* The same connection goes on. */
-	client_send(fd, "{\"cmd\":\"echo\"}");
-	r = client_recv(fd);
-	assert_ok(r);
-	json_object_put(r);
+	request_ok(fd, "{\"cmd\":\"echo\"}");
 	close(fd);
 	free(big);
 	assert_alive();
@@ -575,20 +597,14 @@ Test(control, oversized_request_is_refused_and_server_lives)
 
 Test(control, request_of_exactly_the_maximum_is_served)
 {
-	struct json_object *r;
 	char *req;
 	int fd;
 
 	server_start();
-	req = malloc(CTL_MAX_REQUEST);
-	cr_assert_not_null(req);
-	memset(req, ' ', CTL_MAX_REQUEST);
-	memcpy(req, "{\"cmd\":\"echo\"}", 14);
+	req = padded_echo(CTL_MAX_REQUEST);
 	fd = client_connect();
 	client_send_len(fd, req, CTL_MAX_REQUEST);
-	r = client_recv(fd);
-	assert_ok(r);
-	json_object_put(r);
+	recv_ok(fd);
 	close(fd);
 	free(req);
 }
@@ -612,30 +628,23 @@ Test(control, big_reply_arrives_whole)
 
 Test(control, reply_over_the_limit_becomes_an_error)
 {
-	struct json_object *r;
 	char req[96];
 
 	server_start();
 	snprintf(req, sizeof(req), "{\"cmd\":\"big\",\"args\":{\"bytes\":%d}}", CTL_MAX_REPLY + 1);
-	r = call(req);
-	assert_error(r, "reply too large", EMSGSIZE);
-	json_object_put(r);
+	call_error(req, "reply too large", EMSGSIZE);
 	assert_alive();
 }
 
 Test(control, clients_beyond_the_cap_are_closed_at_once)
 {
-	struct json_object *r;
 	int fds[CTL_MAX_CLIENTS], fd, i;
 
 	server_start();
 	/* A reply proves each connection was accepted and counted. */
 	for (i = 0; i < CTL_MAX_CLIENTS; i++) {
 		fds[i] = client_connect();
-		client_send(fds[i], "{\"cmd\":\"null\"}");
-		r = client_recv(fds[i]);
-		assert_ok(r);
-		json_object_put(r);
+		request_ok(fds[i], "{\"cmd\":\"null\"}");
 	}
 	fd = client_connect();
 	send(fd, "{\"cmd\":\"null\"}", 14, MSG_NOSIGNAL);
@@ -654,9 +663,7 @@ Test(control, clients_beyond_the_cap_are_closed_at_once)
 		usleep(20 * 1000);
 	}
 	cr_assert_geq(fd, 0, "no slot freed after a client closed");
-	r = client_recv(fd);
-	assert_ok(r);
-	json_object_put(r);
+	recv_ok(fd);
 	close(fd);
 	for (i = 1; i < CTL_MAX_CLIENTS; i++)
 		close(fds[i]);
@@ -672,7 +679,12 @@ Test(control, idle_client_is_closed)
 	fd = client_connect();
 	cr_assert(client_sees_eof(fd), "idle connection was not closed");
 	clock_gettime(CLOCK_MONOTONIC, &t1);
-	cr_assert_geq(t1.tv_sec - t0.tv_sec + (t1.tv_nsec - t0.tv_nsec) / 1e9, 0.25);
+	/*
+	 * Not before it was idle for the timeout. Only a lower bound, taken
+	 * from before connect(): a slow host can make it later, never earlier.
+	 */
+	cr_assert_geq(t1.tv_sec - t0.tv_sec + (t1.tv_nsec - t0.tv_nsec) / 1e9, 0.25,
+		      "closed before the 300 ms idle timeout");
 	close(fd);
 	assert_alive();
 }
@@ -720,6 +732,7 @@ Test(control, half_closed_client_still_gets_its_reply)
 	cr_assert_eq(shutdown(fd, SHUT_WR), 0);
 	r = client_recv(fd);
 	assert_ok(r);
+	cr_assert_eq(json_object_get_int(field(field(r, "data"), "x")), 1);
 	json_object_put(r);
 	cr_assert(client_sees_eof(fd));
 	close(fd);
@@ -741,22 +754,32 @@ Test(control, empty_message_ends_the_connection)
 
 Test(control, client_that_never_reads_does_not_block_others)
 {
+	struct pollfd pfd = { .events = POLLOUT };
 	struct json_object *r;
 	int fd, fl, sent = 0, got, stalls = 0;
+	char req[64];
+	ssize_t n;
 
 	server_start();
 	fd = client_connect();
+	pfd.fd = fd;
 	fl = fcntl(fd, F_GETFL);
 	cr_assert_eq(fcntl(fd, F_SETFL, fl | O_NONBLOCK), 0);
-	/* Push requests until both directions are full and stay full. */
+	/*
+	 * Push numbered requests until both directions are full: the server
+	 * stops reading while its replies cannot go out, so our sends block.
+	 * After each refused send, give the server up to 50 ms to make room.
+	 */
 	while (stalls < 3 && sent < 100000) {
-		if (send(fd, "{\"cmd\":\"echo\"}", 14, MSG_NOSIGNAL) == 14) {
+		snprintf(req, sizeof(req), "{\"cmd\":\"echo\",\"args\":{\"i\":%d}}", sent);
+		n = send(fd, req, strlen(req), MSG_NOSIGNAL);
+		if (n == (ssize_t)strlen(req)) {
 			sent++;
 			continue;
 		}
-		cr_assert_eq(errno, EAGAIN, "send: %s", strerror(errno));
+		cr_assert_eq(errno, EAGAIN, "send: %s", n < 0 ? strerror(errno) : "short");
 		stalls++;
-		usleep(50 * 1000);
+		cr_assert_geq(poll(&pfd, 1, 50), 0, "poll: %s", strerror(errno));
 	}
 	cr_assert_gt(sent, 100);
 	assert_alive();
@@ -766,6 +789,9 @@ Test(control, client_that_never_reads_does_not_block_others)
 	for (got = 0; got < sent; got++) {
 		r = client_recv(fd);
 		assert_ok(r);
+		cr_assert_eq(json_object_get_int(field(field(r, "data"), "i")), got,
+			     "reply %d answers request %d", got,
+			     json_object_get_int(field(field(r, "data"), "i")));
 		json_object_put(r);
 	}
 	close(fd);
@@ -911,10 +937,7 @@ Test(control, outsider_is_refused_by_peer_credentials)
 	/* Someone loosened the file mode: the credential check still holds. */
 	cr_assert_eq(chmod(sock_path, 0666), 0);
 	as_user(NOBODY, none, 0, "{\"cmd\":\"echo\"}", &res);
-	cr_assert_eq(res.connect_err, 0, "connect: %s", strerror(res.connect_err));
-	cr_assert_gt(res.len, 0, "no reply: %s", strerror(-res.len));
-	r = json_tokener_parse(res.reply);
-	cr_assert_not_null(r);
+	r = child_reply(&res);
 	assert_error(r, "permission denied", EACCES);
 	json_object_put(r);
 	cr_assert(res.eof_after, "connection stayed open after permission denied");
@@ -934,9 +957,7 @@ Test(control, root_only_without_a_group)
 	cr_assert_eq(chmod(sock_path, 0666), 0);
 	/* Even a member of the test group is nobody special now. */
 	as_user(test_gid, none, 0, "{\"cmd\":\"echo\"}", &res);
-	cr_assert_eq(res.connect_err, 0);
-	r = json_tokener_parse(res.reply);
-	cr_assert_not_null(r);
+	r = child_reply(&res);
 	assert_error(r, "permission denied", EACCES);
 	json_object_put(r);
 }
@@ -949,10 +970,7 @@ Test(control, supplementary_group_member_is_served)
 
 	server_start();
 	as_user(NOBODY, groups, 1, "{\"cmd\":\"echo\",\"args\":{\"who\":\"member\"}}", &res);
-	cr_assert_eq(res.connect_err, 0, "connect: %s", strerror(res.connect_err));
-	cr_assert_gt(res.len, 0);
-	r = json_tokener_parse(res.reply);
-	cr_assert_not_null(r);
+	r = child_reply(&res);
 	assert_ok(r);
 	cr_assert_str_eq(json_object_get_string(field(field(r, "data"), "who")), "member");
 	json_object_put(r);
@@ -966,9 +984,7 @@ Test(control, primary_group_member_is_served)
 
 	server_start();
 	as_user(test_gid, none, 0, "{\"cmd\":\"null\"}", &res);
-	cr_assert_eq(res.connect_err, 0, "connect: %s", strerror(res.connect_err));
-	r = json_tokener_parse(res.reply);
-	cr_assert_not_null(r);
+	r = child_reply(&res);
 	assert_ok(r);
 	json_object_put(r);
 }

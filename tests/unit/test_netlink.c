@@ -87,31 +87,69 @@ static void *ip(int family, const char *str, unsigned char buf[16])
 static const unsigned char mac_nb[6] = { 0x02, 0x00, 0x00, 0x00, 0x00, 0x02 };
 static const unsigned char mac_gw[6] = { 0x02, 0x00, 0x00, 0x00, 0x00, 0x99 };
 
-Test(netlink, onlink_ipv4_permanent_neighbour)
+static struct nl *nl_open_ok(void)
+{
+	struct nl *nl = nl_open();
+
+	cr_assert_not_null(nl, "nl_open: %s", strerror(errno));
+	return nl;
+}
+
+/*
+ * Checks @nh: out of sl-v0 to @mac, through gateway @gw (an address of
+ * @gw_family), or on-link when @gw is NULL.
+ */
+static void assert_nh(const struct nl_nexthop *nh, const unsigned char mac[6],
+		      int gw_family, const char *gw)
+{
+	static const unsigned char zero[16];
+	unsigned char g[16];
+
+	cr_assert_eq(nh->ifindex, (int)if_nametoindex("sl-v0"));
+	cr_assert_arr_eq(nh->mac, mac, 6);
+	cr_assert_eq(nh->has_gw, gw != NULL);
+	cr_assert_eq(nh->gw_family, gw ? gw_family : 0);
+	cr_assert_arr_eq(nh->gw, gw ? ip(gw_family, gw, g) : zero, 16);
+}
+
+/* Resolves @dst (of @family), which must succeed, and checks it as assert_nh() does. */
+static void assert_nexthop(struct nl *nl, int family, const char *dst,
+			   const unsigned char mac[6], int gw_family, const char *gw)
 {
 	struct nl_nexthop nh;
 	unsigned char a[16];
+	int err;
+
+	/* Poisoned, so that a field nl_nexthop() leaves unset cannot pass. */
+	memset(&nh, 0xa5, sizeof(nh));
+	err = nl_nexthop(nl, family, ip(family, dst, a), &nh);
+	cr_assert_eq(err, 0, "next hop of %s: %s", dst, strerror(-err));
+	assert_nh(&nh, mac, gw_family, gw);
+}
+
+/* Resolves @dst (of @family) and returns 0 or the -errno nl_nexthop() gave. */
+static int nexthop_err(struct nl *nl, int family, const char *dst)
+{
+	struct nl_nexthop nh;
+	unsigned char a[16];
+
+	return nl_nexthop(nl, family, ip(family, dst, a), &nh);
+}
+
+Test(netlink, onlink_ipv4_permanent_neighbour)
+{
 	struct nl *nl;
 
 	netns_private();
 	veth_setup();
 	SH("ip neigh add 10.0.0.2 lladdr 02:00:00:00:00:02 nud permanent dev sl-v0");
-	nl = nl_open();
-	cr_assert_not_null(nl, "nl_open: %s", strerror(errno));
-
-	memset(&nh, 0xa5, sizeof(nh));
-	cr_assert_eq(nl_nexthop(nl, AF_INET, ip(AF_INET, "10.0.0.2", a), &nh), 0);
-	cr_assert_eq(nh.ifindex, (int)if_nametoindex("sl-v0"));
-	cr_assert_arr_eq(nh.mac, mac_nb, 6);
-	cr_assert_eq(nh.has_gw, 0);
-	cr_assert_eq(nh.gw_family, 0);
+	nl = nl_open_ok();
+	assert_nexthop(nl, AF_INET, "10.0.0.2", mac_nb, 0, NULL);
 	nl_close(nl);
 }
 
 Test(netlink, ipv4_via_gateway)
 {
-	struct nl_nexthop nh;
-	unsigned char a[16], gw[16];
 	struct nl *nl;
 
 	netns_private();
@@ -120,140 +158,96 @@ Test(netlink, ipv4_via_gateway)
 	SH("ip neigh add 10.0.0.254 lladdr 02:00:00:00:00:99 nud permanent dev sl-v0");
 	/* An entry for the destination itself must not be what is returned. */
 	SH("ip neigh add 198.51.100.7 lladdr 02:00:00:00:00:02 nud permanent dev sl-v0");
-	nl = nl_open();
-	cr_assert_not_null(nl, "nl_open: %s", strerror(errno));
-
-	cr_assert_eq(nl_nexthop(nl, AF_INET, ip(AF_INET, "198.51.100.7", a), &nh), 0);
-	cr_assert_eq(nh.ifindex, (int)if_nametoindex("sl-v0"));
-	cr_assert_arr_eq(nh.mac, mac_gw, 6);
-	cr_assert_eq(nh.has_gw, 1);
-	cr_assert_eq(nh.gw_family, AF_INET);
-	cr_assert_arr_eq(nh.gw, ip(AF_INET, "10.0.0.254", gw), 16);
+	nl = nl_open_ok();
+	assert_nexthop(nl, AF_INET, "198.51.100.7", mac_gw, AF_INET, "10.0.0.254");
 	nl_close(nl);
 }
 
 Test(netlink, ipv4_via_ipv6_gateway)
 {
-	struct nl_nexthop nh;
-	unsigned char a[16], gw[16];
 	struct nl *nl;
 
 	netns_private();
 	veth_setup();
 	SH("ip route add 198.51.100.0/24 via inet6 fe80::99 dev sl-v0");
 	SH("ip -6 neigh add fe80::99 lladdr 02:00:00:00:00:99 nud permanent dev sl-v0");
-	nl = nl_open();
-	cr_assert_not_null(nl, "nl_open: %s", strerror(errno));
-
-	cr_assert_eq(nl_nexthop(nl, AF_INET, ip(AF_INET, "198.51.100.7", a), &nh), 0);
-	cr_assert_arr_eq(nh.mac, mac_gw, 6);
-	cr_assert_eq(nh.has_gw, 1);
-	cr_assert_eq(nh.gw_family, AF_INET6);
-	cr_assert_arr_eq(nh.gw, ip(AF_INET6, "fe80::99", gw), 16);
+	nl = nl_open_ok();
+	assert_nexthop(nl, AF_INET, "198.51.100.7", mac_gw, AF_INET6, "fe80::99");
 	nl_close(nl);
 }
 
 Test(netlink, onlink_ipv6)
 {
-	struct nl_nexthop nh;
-	unsigned char a[16];
 	struct nl *nl;
 
 	netns_private();
 	veth_setup();
 	SH("ip -6 neigh add 2001:db8::2 lladdr 02:00:00:00:00:02 nud permanent dev sl-v0");
-	nl = nl_open();
-	cr_assert_not_null(nl, "nl_open: %s", strerror(errno));
-
-	cr_assert_eq(nl_nexthop(nl, AF_INET6, ip(AF_INET6, "2001:db8::2", a), &nh), 0);
-	cr_assert_eq(nh.ifindex, (int)if_nametoindex("sl-v0"));
-	cr_assert_arr_eq(nh.mac, mac_nb, 6);
-	cr_assert_eq(nh.has_gw, 0);
+	nl = nl_open_ok();
+	assert_nexthop(nl, AF_INET6, "2001:db8::2", mac_nb, 0, NULL);
 	nl_close(nl);
 }
 
 Test(netlink, ipv6_via_link_local_gateway)
 {
-	struct nl_nexthop nh;
-	unsigned char a[16], gw[16];
 	struct nl *nl;
 
 	netns_private();
 	veth_setup();
 	SH("ip -6 route add 2001:db8:99::/48 via fe80::99 dev sl-v0");
 	SH("ip -6 neigh add fe80::99 lladdr 02:00:00:00:00:99 nud permanent dev sl-v0");
-	nl = nl_open();
-	cr_assert_not_null(nl, "nl_open: %s", strerror(errno));
-
-	cr_assert_eq(nl_nexthop(nl, AF_INET6, ip(AF_INET6, "2001:db8:99::7", a), &nh), 0);
-	cr_assert_eq(nh.ifindex, (int)if_nametoindex("sl-v0"));
-	cr_assert_arr_eq(nh.mac, mac_gw, 6);
-	cr_assert_eq(nh.has_gw, 1);
-	cr_assert_eq(nh.gw_family, AF_INET6);
-	cr_assert_arr_eq(nh.gw, ip(AF_INET6, "fe80::99", gw), 16);
+	nl = nl_open_ok();
+	assert_nexthop(nl, AF_INET6, "2001:db8:99::7", mac_gw, AF_INET6, "fe80::99");
 	nl_close(nl);
 }
 
 Test(netlink, no_route)
 {
 	struct nl_nexthop nh;
-	unsigned char a[16];
+	unsigned char a[16] = { 0 };
 	struct nl *nl;
 
 	netns_private();
-	nl = nl_open();
-	cr_assert_not_null(nl, "nl_open: %s", strerror(errno));
+	nl = nl_open_ok();
 
 	/* A fresh namespace has no routes at all, not even on lo. */
-	cr_assert_eq(nl_nexthop(nl, AF_INET, ip(AF_INET, "192.0.2.1", a), &nh),
-		     -ENETUNREACH);
-	cr_assert_eq(nl_nexthop(nl, AF_INET6, ip(AF_INET6, "2001:db8::1", a), &nh),
-		     -ENETUNREACH);
+	cr_assert_eq(nexthop_err(nl, AF_INET, "192.0.2.1"), -ENETUNREACH);
+	cr_assert_eq(nexthop_err(nl, AF_INET6, "2001:db8::1"), -ENETUNREACH);
 	cr_assert_eq(nl_nexthop(nl, AF_PACKET, a, &nh), -EAFNOSUPPORT);
 
 	SH("ip route add unreachable 203.0.113.0/24");
-	cr_assert_eq(nl_nexthop(nl, AF_INET, ip(AF_INET, "203.0.113.1", a), &nh),
-		     -EHOSTUNREACH);
+	cr_assert_eq(nexthop_err(nl, AF_INET, "203.0.113.1"), -EHOSTUNREACH);
 	nl_close(nl);
 }
 
 Test(netlink, local_address_has_no_next_hop)
 {
-	struct nl_nexthop nh;
-	unsigned char a[16];
 	struct nl *nl;
 
 	netns_private();
 	veth_setup();
-	nl = nl_open();
-	cr_assert_not_null(nl, "nl_open: %s", strerror(errno));
-
-	cr_assert_eq(nl_nexthop(nl, AF_INET, ip(AF_INET, "10.0.0.1", a), &nh),
-		     -EHOSTUNREACH);
+	nl = nl_open_ok();
+	cr_assert_eq(nexthop_err(nl, AF_INET, "10.0.0.1"), -EHOSTUNREACH);
 	nl_close(nl);
 }
 
 /* Nobody owns 10.0.0.2 / 2001:db8::2: resolution starts and cannot finish. */
 Test(netlink, unresolved_triggers_resolution)
 {
-	struct nl_nexthop nh;
-	unsigned char a[16];
 	struct nl *nl;
 
 	netns_private();
 	veth_setup();
-	nl = nl_open();
-	cr_assert_not_null(nl, "nl_open: %s", strerror(errno));
+	nl = nl_open_ok();
 
 	cr_assert_eq(sh("ip neigh show to 10.0.0.2 dev sl-v0 | grep -q ."), 1,
 		     "a neighbour entry existed before the test");
-	cr_assert_eq(nl_nexthop(nl, AF_INET, ip(AF_INET, "10.0.0.2", a), &nh), -EAGAIN);
+	cr_assert_eq(nexthop_err(nl, AF_INET, "10.0.0.2"), -EAGAIN);
 	cr_assert(WAIT_FOR(sh("ip neigh show to 10.0.0.2 dev sl-v0 | "
 			      "grep -Eq 'INCOMPLETE|FAILED'") == 0),
 		  "no ARP resolution was started");
 
-	cr_assert_eq(nl_nexthop(nl, AF_INET6, ip(AF_INET6, "2001:db8::2", a), &nh),
-		     -EAGAIN);
+	cr_assert_eq(nexthop_err(nl, AF_INET6, "2001:db8::2"), -EAGAIN);
 	cr_assert(WAIT_FOR(sh("ip -6 neigh show to 2001:db8::2 dev sl-v0 | "
 			      "grep -Eq 'INCOMPLETE|FAILED'") == 0),
 		  "no neighbour solicitation was started");
@@ -309,9 +303,7 @@ static void resolve_from_peer(struct nl *nl, int family, const char *addr)
 			    (err = nl_nexthop(nl, family, a, &nh)) == 0)),
 		  "%s never resolved: %d", addr, err);
 	cr_assert(ev || nl_events(nl) == 1, "resolving %s sent no event", addr);
-	cr_assert_eq(nh.ifindex, (int)if_nametoindex("sl-v0"));
-	cr_assert_arr_eq(nh.mac, mac_nb, 6);
-	cr_assert_eq(nh.has_gw, 0);
+	assert_nh(&nh, mac_nb, 0, NULL);
 }
 
 Test(netlink, resolves_ipv4_from_peer, .fini = peer_ns_del)
@@ -320,8 +312,7 @@ Test(netlink, resolves_ipv4_from_peer, .fini = peer_ns_del)
 
 	netns_private();
 	peer_setup();
-	nl = nl_open();
-	cr_assert_not_null(nl, "nl_open: %s", strerror(errno));
+	nl = nl_open_ok();
 	resolve_from_peer(nl, AF_INET, "10.0.0.2");
 	nl_close(nl);
 }
@@ -332,8 +323,7 @@ Test(netlink, resolves_ipv6_from_peer, .fini = peer_ns_del)
 
 	netns_private();
 	peer_setup();
-	nl = nl_open();
-	cr_assert_not_null(nl, "nl_open: %s", strerror(errno));
+	nl = nl_open_ok();
 	resolve_from_peer(nl, AF_INET6, "2001:db8::2");
 	nl_close(nl);
 }
@@ -365,8 +355,7 @@ Test(netlink, events)
 			   sh("ip link show sl-v1 | grep -q 'state UP'") == 0),
 		  "veth never got carrier");
 
-	nl = nl_open();
-	cr_assert_not_null(nl, "nl_open: %s", strerror(errno));
+	nl = nl_open_ok();
 	fd = nl_event_fd(nl);
 	cr_assert(fcntl(fd, F_GETFL) & O_NONBLOCK, "event socket blocks");
 	cr_assert_eq(nl_events(nl), 0);
@@ -418,8 +407,7 @@ Test(netlink, overflow_reports_change)
 
 	netns_private();
 	veth_setup();
-	nl = nl_open();
-	cr_assert_not_null(nl, "nl_open: %s", strerror(errno));
+	nl = nl_open_ok();
 	cr_assert_eq(nl_events(nl), 0);
 
 	fd = mkstemp(path);
