@@ -77,7 +77,7 @@ $(BUILD)/tests/bpf_tests: $(PKT_SRCS) $(LIB) $(HDRS) $(wildcard tests/bpf/*.h te
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) -Itests $(PKT_SRCS) $(LIB) $(LDLIBS) -lcriterion -o $@
 
-$(BUILD)/tests/%: tests/tools/%.c $(HDRS)
+$(BUILD)/tests/%: tests/tools/%.c $(HDRS) $(wildcard tests/tools/*.h)
 	$(call msg,LINK,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) $< -o $@

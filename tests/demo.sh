@@ -26,6 +26,9 @@ distribution() {
 		}'
 }
 
+# spread ARGS...: sl-client ARGS from client c1, shown as a table.
+spread() { distribution "$(lab_client c1 "$@")"; }
+
 say "Building the lab: 2 clients, 1 balancer, 3 backends on one bridge (namespaces $SL_RUN-*)"
 note "balancer: sluiced with the XDP program in native mode on its eth0"
 note "backends: our XDP decapsulator, the VIPs on lo, sl-server naming itself in every reply"
@@ -38,20 +41,16 @@ fi
 lab_ctl status
 
 say "300 TCP connections to 10.210.100.1:80 from client c1"
-out=$(lab_client c1 tcp-spread "$LAB_VIP4:80" --count 300)
-distribution "$out"
+spread tcp-spread "$LAB_VIP4:80" --count 300
 
 say "300 UDP requests to 10.210.100.1:53"
-out=$(lab_client c1 udp-spread "$LAB_VIP4:53" --count 300)
-distribution "$out"
+spread udp-spread "$LAB_VIP4:53" --count 300
 
 say "100 TCP connections over IPv6 to [fd00:210:100::1]:80"
-out=$(lab_client c1 tcp-spread "[$LAB_VIP6]:80" --count 100)
-distribution "$out"
+spread tcp-spread "[$LAB_VIP6]:80" --count 100
 
 say "Source hashing: 100 connections from c1 to 10.210.100.2 all reach one backend"
-out=$(lab_client c1 tcp-spread "$LAB_STICKY4:80" --count 100)
-distribution "$out"
+spread tcp-spread "$LAB_STICKY4:80" --count 100
 
 say "What the balancer counted (sluicectl stats)"
 lab_ctl stats
@@ -65,15 +64,13 @@ note "health check marked b2 down after $((($(date +%s%N) - start) / 1000000)) m
 lab_ctl backend list web4
 
 say "300 more TCP connections: none fails, none reaches b2"
-out=$(lab_client c1 tcp-spread "$LAB_VIP4:80" --count 300)
-distribution "$out"
+spread tcp-spread "$LAB_VIP4:80" --count 300
 
 say "Starting b2 again"
 lab_server_start b2
 lab_wait_healthy 20
 lab_ctl health | head -n 4
-out=$(lab_client c1 tcp-spread "$LAB_VIP4:80" --count 300)
-distribution "$out"
+spread tcp-spread "$LAB_VIP4:80" --count 300
 
 say "Tearing down: sluicectl teardown, then every namespace"
 lab_ctl teardown

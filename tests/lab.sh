@@ -15,7 +15,7 @@ LAB_VIP6=fd00:210:100::1
 LAB_STICKY4=10.210.100.2
 LAB_SOCK="$SL_TMP/ctl.sock"
 LAB_CONF="$SL_TMP/sluice.conf"
-LAB_LOG="$SL_TMP/sluiced.log"
+LAB_LOG="$SL_LOG"
 LAB_BACKENDS="b1 b2 b3"	# in the configuration
 LAB_SPARE=""			# built and serving, not configured (to add at run time)
 SL_SERVER="$PWD/$BUILD/tests/sl-server"
@@ -35,7 +35,7 @@ lab_host() {
 lab_ip4() { echo "$LAB_NET4.$(lab_host "$1")"; }
 lab_ip6() { echo "$LAB_NET6:$(lab_host "$1")"; }
 
-lab_ctl() { "$BUILD/sluicectl" -s "$LAB_SOCK" "$@"; }
+lab_ctl() { "$SLUICECTL" -s "$LAB_SOCK" "$@"; }
 
 # Join node $1 to the bridge with a veth pair: eth0 inside, $1-p in sw.
 lab_node() {
@@ -51,7 +51,7 @@ lab_node() {
 	ip netns exec "$SL_RUN-$n" sysctl -qw net.ipv4.tcp_tw_reuse=1
 }
 
-# Write the balancer's configuration; $1 is extra backends for web4 (text).
+# Write the balancer's configuration from LAB_BACKENDS.
 # With LAB_TEMPLATE set, that file is used instead, with @BPFFS@ and
 # @SOCKET@ filled in.
 lab_write_conf() {
@@ -73,7 +73,7 @@ source = { ipv4 = "$(lab_ip4 lb)"; ipv6 = "$(lab_ip6 lb)"; };
 health = { type = "tcp"; port = 80; interval = 0.5; timeout = 0.4; rise = 2; fall = 2; };
 vips = (
   { name = "web4"; address = "$LAB_VIP4"; port = 80; protocol = "tcp";
-    backends = ( $bes4 ${1:-} ); },
+    backends = ( $bes4 ); },
   { name = "dns4"; address = "$LAB_VIP4"; port = 53; protocol = "udp";
     health = { type = "udp"; port = 53; udp_payload = "health"; };
     backends = ( $bes4 ); },
@@ -152,7 +152,7 @@ lab_long_stop() {
 lab_backend() {
 	b=$1
 	lab_node "$b"
-	sl_in "$b" "$BUILD/sluice-backend" up eth0 "$LAB_VIP4" "$LAB_VIP6" "$LAB_STICKY4" \
+	sl_in "$b" "$SLUICE_BACKEND" up eth0 "$LAB_VIP4" "$LAB_VIP6" "$LAB_STICKY4" \
 		>"$SL_TMP/backend-$b.out" 2>&1 || { cat "$SL_TMP/backend-$b.out" >&2; return 1; }
 	# Encapsulation adds 20/40 bytes: advertise an MSS that leaves room.
 	ip -n "$SL_RUN-$b" route replace "$LAB_NET4.0/24" dev eth0 advmss 1440
@@ -160,33 +160,33 @@ lab_backend() {
 	lab_server_start "$b"
 }
 
-lab_sluiced_start() {
-	nsenter --net="/var/run/netns/$SL_RUN-lb" "$BUILD/sluiced" -c "$LAB_CONF" -v \
-		>>"$LAB_LOG" 2>&1 &
-	echo $! >"$SL_TMP/sluiced.pid"
-	wait_for 10 "sluiced answers" lab_ctl status
-}
+lab_sluiced_start() { sl_sluiced_start lb "$LAB_CONF" "$LAB_SOCK"; }
+lab_sluiced_pid() { sl_sluiced_pid; }
 
-lab_sluiced_pid() { cat "$SL_TMP/sluiced.pid"; }
+# lab_ctl_has FILTER ARGS...: true when jq FILTER holds for `sluicectl -j ARGS`
+# (for wait_for).
+lab_ctl_has() {
+	filter=$1
+	shift
+	lab_ctl -j "$@" | jq -e "$filter" >/dev/null
+}
 
 # Wait until every backend of every VIP is up and every next hop resolved.
 # New backends start up before their first probe, so "up" alone proves
 # nothing: wait for two successful probes in a row of every checked backend
 # (IPv6 neighbour discovery can fail the first ones right after link-up).
 lab_wait_healthy() {
-	wait_for "${1:-20}" "all backends up" sh -c \
-		"$BUILD/sluicectl -s $LAB_SOCK -j backend list | jq -e 'all(.state == \"up\")'"
-	wait_for "${1:-20}" "every health check passing" sh -c \
-		"$BUILD/sluicectl -s $LAB_SOCK -j health | jq -e 'all(.check == \"none\" or (.health == \"up\" and .streak_ok >= 2))'"
-	wait_for "${1:-20}" "next hops resolved" sh -c \
-		"$BUILD/sluicectl -s $LAB_SOCK -j status | jq -e '.unresolved_nexthops == 0'"
+	wait_for "${1:-20}" "all backends up" lab_ctl_has 'all(.state == "up")' backend list
+	wait_for "${1:-20}" "every health check passing" \
+		lab_ctl_has 'all(.check == "none" or (.health == "up" and .streak_ok >= 2))' health
+	wait_for "${1:-20}" "next hops resolved" lab_ctl_has '.unresolved_nexthops == 0' status
 }
 
 # Remove what lives outside the namespaces: the backends' pinned decapsulators.
 sl_teardown_hook() {
 	for b in b1 b2 b3 b4 b5; do
 		[ -e "/var/run/netns/$SL_RUN-$b" ] || continue
-		nsenter --net="/var/run/netns/$SL_RUN-$b" "$BUILD/sluice-backend" down eth0 \
+		nsenter --net="/var/run/netns/$SL_RUN-$b" "$SLUICE_BACKEND" down eth0 \
 			>/dev/null 2>&1
 	done
 	rm -rf /sys/fs/bpf/sluice-backend/netns-"$SL_RUN"-* 2>/dev/null
@@ -216,18 +216,7 @@ lab_up() {
 }
 
 # A test script's main: build the lab, run its tests, show the log on failure.
-lab_main() {
-	if ! lab_up; then
-		echo "lab set-up failed; sluiced log:" >&2
-		tail -n 30 "$LAB_LOG" >&2
-		echo "0 passed, 1 failed"
-		exit 1
-	fi
-	t_main
-	rc=$?
-	[ $rc -eq 0 ] || { echo "--- sluiced log"; tail -n 40 "$LAB_LOG"; }
-	exit $rc
-}
+lab_main() { sl_main lab_up; }
 
 # sl-client in client namespace $1.
 lab_client() {

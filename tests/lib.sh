@@ -10,6 +10,7 @@ BUILD=${BUILD:-build}
 SLUICED="$PWD/$BUILD/sluiced"
 SLUICECTL="$PWD/$BUILD/sluicectl"
 SLUICE_BACKEND="$PWD/$BUILD/sluice-backend"
+SL_LOG="$SL_TMP/sluiced.log"	# sluiced's output, shown when a suite fails
 T_PASSED=0
 T_FAILED=0
 
@@ -61,6 +62,18 @@ is_gone() {
 	! kill -0 "$1" 2>/dev/null
 }
 
+# sl_sluiced_start NS CONF SOCKET: start sluiced -v in namespace NS (output
+# appended to $SL_LOG) and wait until it answers on SOCKET.
+sl_sluiced_start() {
+	# nsenter execs sluiced, so $! is sluiced itself.
+	nsenter --net="/var/run/netns/$SL_RUN-$1" "$SLUICED" -c "$2" -v >>"$SL_LOG" 2>&1 &
+	echo $! >"$SL_TMP/sluiced.pid"
+	wait_for 10 "sluiced answers on $3" "$SLUICECTL" -s "$3" status
+}
+
+# The pid of the sluiced sl_sluiced_start started last.
+sl_sluiced_pid() { cat "$SL_TMP/sluiced.pid"; }
+
 # Fail the current test with a message.
 fail() {
 	echo "    FAIL: $*" >&2
@@ -77,6 +90,17 @@ check() {
 # check_between DESCRIPTION VALUE MIN MAX: MIN <= VALUE <= MAX.
 check_between() {
 	[ "$2" -ge "$3" ] && [ "$2" -le "$4" ] || fail "$1: $2 not in $3..$4"
+}
+
+# check_teardown NS DEV SOCKET: `sluicectl teardown` makes sluiced exit and
+# leaves no XDP program on DEV in namespace NS, no pins and no socket.
+check_teardown() {
+	pid=$(sl_sluiced_pid)
+	"$SLUICECTL" -s "$3" teardown
+	wait_for 10 "sluiced exits" is_gone "$pid"
+	check "no program on $2" sh -c "! ip -n $SL_RUN-$1 link show $2 | grep -q prog/xdp"
+	check "no pins" [ ! -e "$SL_BPFFS" ]
+	check "no socket" [ ! -e "$3" ]
 }
 
 # Run test function $1 in a subshell with errexit; count the result. (Not
@@ -101,4 +125,19 @@ t_main() {
 	done
 	echo "$T_PASSED passed, $T_FAILED failed"
 	[ "$T_FAILED" -eq 0 ]
+}
+
+# A test script's main: run SETUP, then t_main; exit with the verdict and
+# show sluiced's log when anything failed.
+sl_main() {
+	if ! "$1"; then
+		echo "set-up failed; sluiced log:" >&2
+		tail -n 30 "$SL_LOG" >&2
+		echo "0 passed, 1 failed"
+		exit 1
+	fi
+	t_main
+	rc=$?
+	[ $rc -eq 0 ] || { echo "--- sluiced log"; tail -n 40 "$SL_LOG"; }
+	exit $rc
 }

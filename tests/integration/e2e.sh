@@ -28,17 +28,17 @@ test_spread_tcp_udp_ipv4_ipv6() {
 }
 
 test_same_5tuple_same_backend() {
-	out=$(lab_client c1 tcp-spread "$LAB_VIP4:80" --count 20 --same-port 41000)
+	out=$(lab_client c1 tcp-spread "$LAB_VIP4:80" --count 20 --same-port 41000) || fail "tcp: $out"
 	check "one TCP backend for one 5-tuple" [ "$(backends_in "$out")" = 1 ]
-	out=$(lab_client c1 udp-spread "$LAB_VIP4:53" --count 20 --same-port 41001)
+	out=$(lab_client c1 udp-spread "$LAB_VIP4:53" --count 20 --same-port 41001) || fail "udp: $out"
 	check "one UDP backend for one 5-tuple" [ "$(backends_in "$out")" = 1 ]
-	out=$(lab_client c1 tcp-spread "[$LAB_VIP6]:80" --count 20 --same-port 41002)
+	out=$(lab_client c1 tcp-spread "[$LAB_VIP6]:80" --count 20 --same-port 41002) || fail "ipv6: $out"
 	check "one IPv6 backend for one 5-tuple" [ "$(backends_in "$out")" = 1 ]
 }
 
 test_source_hash_pins_a_client() {
 	for c in c1 c2; do
-		out=$(lab_client "$c" tcp-spread "$LAB_STICKY4:80" --count 60)
+		out=$(lab_client "$c" tcp-spread "$LAB_STICKY4:80" --count 60) || fail "$c: $out"
 		check "$c: 60 ports, one backend" [ "$(backends_in "$out")" = 1 ]
 	done
 }
@@ -70,7 +70,7 @@ test_long_lived_connections_survive_changes() {
 	lab_long_progress 100
 	lab_ctl backend del web4 "$(lab_ip4 b3)"
 	lab_long_progress 100
-	lab_write_conf ""
+	lab_write_conf
 	lab_ctl reload
 	lab_long_progress 100
 	kill -9 "$(lab_sluiced_pid)"
@@ -82,8 +82,9 @@ test_long_lived_connections_survive_changes() {
 }
 
 test_backend_failure_under_new_connections() {
+	secs=12
 	nsenter --net="/var/run/netns/$SL_RUN-c1" "$SL_CLIENT" tcp-stream "$LAB_VIP4:80" \
-		--rate 50 --duration 12 --timeout-ms 1000 \
+		--rate 50 --duration $secs --timeout-ms 1000 \
 		--log "$SL_TMP/stream.log" >"$SL_TMP/stream.out" 2>&1 &
 	stream_pid=$!
 	wait_for 10 "stream running" grep -q "^t=2 " "$SL_TMP/stream.out"
@@ -91,21 +92,25 @@ test_backend_failure_under_new_connections() {
 	# How fast detection is, is health.sh's business; here: after it, no failure.
 	wait_for 10 "b2 marked down" lab_state_is web4 "$(lab_ip4 b2)" down
 	detected=$(($(date +%s%N) / 1000000))
-	wait_for 20 "stream finished" is_gone "$stream_pid"
+	detected_sec=$(grep -c '^t=' "$SL_TMP/stream.out")
+	wait_for $((secs + 8)) "stream finished" is_gone "$stream_pid"
 	late=$(awk -v t="$detected" '{ sub("start=", "", $2); if ($2 + 0 > t) n++ } END { print n + 0 }' \
 		"$SL_TMP/stream.log")
 	check "no connection started after detection failed ($late did)" [ "$late" = 0 ]
+	# New connections went on to the end: every second after detection had successes.
+	check "the stream ran its $secs s: $(tail -3 "$SL_TMP/stream.out")" \
+		grep -q "^t=$secs " "$SL_TMP/stream.out"
+	idle=$(awk -v d="$detected_sec" -v n=$secs \
+		'/^t=/ { s = substr($1, 3) + 0; if (s > d && s <= n && $2 == "ok=0") print }' \
+		"$SL_TMP/stream.out")
+	check "every second after detection had successes: $idle" [ -z "$idle" ]
 	grep -q "^backend b2 " "$SL_TMP/stream.out" || fail "b2 got nothing before it failed: $(tail -8 "$SL_TMP/stream.out")"
 	lab_server_start b2
 	lab_wait_healthy 20
 }
 
 test_teardown_leaves_nothing() {
-	pid=$(lab_sluiced_pid)
-	lab_ctl teardown
-	wait_for 10 "sluiced exits" is_gone "$pid"
-	check "no program on the balancer" sh -c "! ip -n $SL_RUN-lb link show eth0 | grep -q prog/xdp"
-	check "no balancer pins" [ ! -e "$SL_BPFFS" ]
+	check_teardown lb eth0 "$LAB_SOCK"
 	sl_teardown
 	trap - EXIT
 	check "no namespace left" sh -c "! ip netns list | grep -q $SL_RUN"

@@ -26,7 +26,7 @@ test_tcp_check_takes_a_dead_backend_out_and_back() {
 	wait_for 10 "b3 up again" lab_state_is web4 "$b3" up
 	out=$(lab_client c1 tcp-spread "$LAB_VIP4:80" --count 200) || fail "connections failed: $out"
 	check "b3 serves again" [ "$(count_for "$out" b3)" -gt 0 ]
-	grep -q "backend $b3 is up: ok (2 consecutive successes)" "$LAB_LOG" ||
+	grep -q "vip web4: backend $b3 is up: ok (2 consecutive successes)" "$LAB_LOG" ||
 		fail "not back on the 2nd success"
 }
 

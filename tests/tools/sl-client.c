@@ -1,25 +1,11 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /* sl-client: bounded TCP/UDP traffic to a VIP that reports which backend answered and fails loudly. */
 #define _GNU_SOURCE
-#include <errno.h>
 #include <getopt.h>
 #include <poll.h>
-#include <signal.h>
-#include <stdarg.h>
-#include <stdbool.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <time.h>
 #include <unistd.h>
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <sys/epoll.h>
-#include <sys/resource.h>
-#include <sys/signalfd.h>
-#include <sys/socket.h>
+#include "sl-tool.h"
 
 #define MAX_COUNT	1000000
 #define MAX_DURATION_S	600
@@ -63,32 +49,7 @@ static int epfd, sigfd;
 static int signals;		/* SIGTERM/SIGINT received */
 static uint64_t t0_ns;
 static unsigned long n_ok, n_failed, fails_printed;
-static FILE *logf;
-
-static void die(int code, const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stderr, "sl-client: ");
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	exit(code);
-}
-
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-static uint64_t mono_ms(void)
-{
-	return mono_ns() / 1000000;
-}
+static FILE *fail_log;		/* --log */
 
 static unsigned long long wall_ms(void)
 {
@@ -111,62 +72,6 @@ static int wait_ms(uint64_t t, uint64_t now)
 	return t - now > 1000 ? 1000 : (int)(t - now);
 }
 
-/* "a.b.c.d:port" or "[v6]:port"; with want_port false, a bare address (brackets optional). */
-static int parse_addr(const char *s, bool want_port, struct sockaddr_storage *ss, socklen_t *len)
-{
-	char host[INET6_ADDRSTRLEN + 2];
-	const char *h = s, *end, *colon = NULL;
-	struct sockaddr_in *a4 = (struct sockaddr_in *)ss;
-	struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)ss;
-	unsigned long port = 0;
-	bool v6 = false;
-	char *e;
-
-	memset(ss, 0, sizeof(*ss));
-	if (*s == '[') {
-		end = strchr(s, ']');
-		if (!end)
-			return -1;
-		h = s + 1;
-		v6 = true;
-		if (want_port) {
-			if (end[1] != ':')
-				return -1;
-			colon = end + 1;
-		} else if (end[1]) {
-			return -1;
-		}
-	} else if (want_port) {
-		colon = strrchr(s, ':');
-		if (!colon)
-			return -1;
-		end = colon;
-	} else {
-		end = s + strlen(s);
-		v6 = strchr(s, ':') != NULL;
-	}
-	if ((size_t)(end - h) >= sizeof(host))
-		return -1;
-	memcpy(host, h, (size_t)(end - h));
-	host[end - h] = '\0';
-	if (colon) {
-		errno = 0;
-		port = strtoul(colon + 1, &e, 10);
-		if (errno || e == colon + 1 || *e || port == 0 || port > 65535)
-			return -1;
-	}
-	if (v6) {
-		a6->sin6_family = AF_INET6;
-		a6->sin6_port = htons((uint16_t)port);
-		*len = sizeof(*a6);
-		return inet_pton(AF_INET6, host, &a6->sin6_addr) == 1 ? 0 : -1;
-	}
-	a4->sin_family = AF_INET;
-	a4->sin_port = htons((uint16_t)port);
-	*len = sizeof(*a4);
-	return inet_pton(AF_INET, host, &a4->sin_addr) == 1 ? 0 : -1;
-}
-
 static void set_port(struct sockaddr_storage *ss, unsigned port)
 {
 	if (ss->ss_family == AF_INET6)
@@ -175,8 +80,18 @@ static void set_port(struct sockaddr_storage *ss, unsigned port)
 		((struct sockaddr_in *)ss)->sin_port = htons((uint16_t)port);
 }
 
-/* Bind to --src and/or a fixed source port (0: the kernel picks). Returns 0 or an errno. */
-static int bind_source(int fd, unsigned port, bool reuse)
+/* Source port of operation @i: --same-port, --src-port-base + i (wrapping), or 0 (the kernel picks). */
+static unsigned source_port(unsigned long i)
+{
+	if (o.same_port >= 0)
+		return (unsigned)o.same_port;
+	if (o.port_base >= 0)
+		return (unsigned)(o.port_base + (long)(i % (unsigned long)(65536 - o.port_base)));
+	return 0;
+}
+
+/* Bind to --src and/or source port @port, if either is set. Returns 0 or -1 with errno set. */
+static int bind_source(int fd, unsigned port)
 {
 	struct sockaddr_storage ss;
 	socklen_t len;
@@ -193,9 +108,43 @@ static int bind_source(int fd, unsigned port, bool reuse)
 		len = o.vip_len;
 	}
 	set_port(&ss, port);
-	if (reuse && setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)))
+	/* --same-port: the port is taken again as soon as the previous operation ends. */
+	if (o.same_port >= 0 && setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)))
+		return -1;
+	return bind(fd, (struct sockaddr *)&ss, len);
+}
+
+/* A non-blocking socket of @type (SOCK_STREAM, SOCK_DGRAM) for operation @i, connected (TCP:
+ * connecting) to the VIP. Returns the fd, or -1 with errno set and *step naming the failed call. */
+static int open_to_vip(int type, unsigned long i, const char **step)
+{
+	int fd, err;
+
+	*step = "socket";
+	fd = socket(o.vip.ss_family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -1;
+	*step = "bind";
+	if (!bind_source(fd, source_port(i))) {
+		*step = "connect";
+		if (!connect(fd, (struct sockaddr *)&o.vip, o.vip_len) || errno == EINPROGRESS)
+			return fd;
+	}
+	err = errno;
+	close(fd);
+	errno = err;
+	return -1;
+}
+
+/* A non-blocking connect has finished: 0, or why it failed. */
+static int connect_result(int fd)
+{
+	socklen_t len = sizeof(int);
+	int err = 0;
+
+	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len))
 		return errno;
-	return bind(fd, (struct sockaddr *)&ss, len) ? errno : 0;
+	return err;
 }
 
 static struct backend *backend_find(const char *name, size_t len)
@@ -270,8 +219,8 @@ static void failure(unsigned long id, unsigned long long start_wall, const char 
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	n_failed++;
-	if (logf)
-		fprintf(logf, "%llu start=%llu conn=%lu %s\n", now_wall, start_wall, id, msg);
+	if (fail_log)
+		fprintf(fail_log, "%llu start=%llu conn=%lu %s\n", now_wall, start_wall, id, msg);
 	if (fails_printed < FAIL_PRINT_MAX)
 		printf("fail t=%.3f wall=%llu conn=%lu %s\n", elapsed_s(), now_wall, id, msg);
 	else if (fails_printed == FAIL_PRINT_MAX)
@@ -297,6 +246,21 @@ static void print_summary(unsigned long total)
 	for (i = 0; i < nbackends; i++)
 		printf("backend %s %lu\n", backends[i].name, backends[i].n);
 	printf("total %lu ok %lu failed %lu\n", total, n_ok, n_failed);
+}
+
+/* Spread modes: the --count - @attempted operations never tried (time ran out, or a signal)
+ * count as failed; then the summary and the exit code. */
+static int spread_end(unsigned long attempted, const char *what)
+{
+	unsigned long left = (unsigned long)o.count - attempted;
+
+	if (left) {
+		n_failed += left;
+		printf("fail t=%.3f %lu %s not attempted (%s)\n", elapsed_s(), left, what,
+		       signals ? "interrupted" : "--duration reached");
+	}
+	print_summary((unsigned long)o.count);
+	return n_failed ? 1 : 0;
 }
 
 /* ---- tcp-spread and tcp-stream: short connections, "hello\n" -> "NAME hello\n" ---- */
@@ -353,7 +317,7 @@ static void sc_start(unsigned long id)
 	struct linger lg = { .l_onoff = 1, .l_linger = 0 };
 	struct epoll_event ev = { .events = EPOLLOUT };
 	struct sconn *c = calloc(1, sizeof(*c));
-	int err;
+	const char *step;
 
 	if (!c)
 		die(1, "out of memory");
@@ -369,22 +333,13 @@ static void sc_start(unsigned long id)
 	sc_tail = c;
 	inflight++;
 
-	c->fd = socket(o.vip.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	c->fd = open_to_vip(SOCK_STREAM, id, &step);
 	if (c->fd < 0) {
-		sc_done(c, NULL, 0, "socket: %s", strerror(errno));
+		sc_done(c, NULL, 0, "%s: %s", step, strerror(errno));
 		return;
 	}
 	/* Reset on close: the next connection may reuse the port (--same-port) at once. */
 	setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
-	err = bind_source(c->fd, o.same_port >= 0 ? (unsigned)o.same_port : 0, o.same_port >= 0);
-	if (err) {
-		sc_done(c, NULL, 0, "bind: %s", strerror(err));
-		return;
-	}
-	if (connect(c->fd, (struct sockaddr *)&o.vip, o.vip_len) && errno != EINPROGRESS) {
-		sc_done(c, NULL, 0, "connect: %s", strerror(errno));
-		return;
-	}
 	ev.data.ptr = c;
 	if (epoll_ctl(epfd, EPOLL_CTL_ADD, c->fd, &ev))
 		die(1, "epoll_ctl: %s", strerror(errno));
@@ -393,13 +348,12 @@ static void sc_start(unsigned long id)
 static void sc_event(struct sconn *c)
 {
 	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = c };
-	socklen_t sl = sizeof(int);
 	char *nl;
 	ssize_t n;
-	int err = 0;
+	int err;
 
 	if (c->state == S_CONNECT) {
-		getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &sl);
+		err = connect_result(c->fd);
 		if (err) {
 			sc_done(c, NULL, 0, "connect: %s", strerror(err));
 			return;
@@ -452,8 +406,8 @@ static void sc_expire(uint64_t now)
 			sc_head->state == S_CONNECT ? "connecting" : "waiting for the reply");
 }
 
-/* tcp-stream: one line per second of completions. */
-static void stream_second(const char *t, unsigned long *ok, unsigned long *failed, unsigned long *started)
+/* tcp-stream: the line for second @t, the completions since the previous line. */
+static void stream_second(unsigned long t, unsigned long *ok, unsigned long *failed, unsigned long *started)
 {
 	char list[4096];
 	size_t len = 0;
@@ -468,7 +422,7 @@ static void stream_second(const char *t, unsigned long *ok, unsigned long *faile
 						len ? "," : "", backends[i].name, backends[i].sec);
 		backends[i].sec = 0;
 	}
-	printf("t=%s ok=%lu failed=%lu backends=%s started=%lu inflight=%lu\n",
+	printf("t=%lu ok=%lu failed=%lu backends=%s started=%lu inflight=%lu\n",
 	       t, n_ok - *ok, n_failed - *failed, list, *started, inflight);
 	fflush(stdout);
 	*ok = n_ok;
@@ -484,7 +438,6 @@ static int run_short(bool stream)
 	double run_s = 0;
 	bool stopping = false;
 	int i, n, burst;
-	char t[32];
 
 	end = t0_ns / 1000000 + (uint64_t)o.duration_s * 1000;
 	for (;;) {
@@ -543,29 +496,19 @@ static int run_short(bool stream)
 			while (sc_head)
 				sc_done(sc_head, NULL, 0, "interrupted");
 		sc_expire(mono_ms());
-		while (stream && mono_ns() >= t0_ns + sec * 1000000000ull) {
-			snprintf(t, sizeof(t), "%lu", sec++);
-			stream_second(t, &sec_ok, &sec_failed, &sec_started);
-		}
+		while (stream && mono_ns() >= t0_ns + sec * 1000000000ull)
+			stream_second(sec++, &sec_ok, &sec_failed, &sec_started);
 	}
 	if (stream) {
 		/* The second in progress (possibly partial): always labelled by its end. */
-		if (n_ok != sec_ok || n_failed != sec_failed || sec_started) {
-			snprintf(t, sizeof(t), "%lu", sec);
-			stream_second(t, &sec_ok, &sec_failed, &sec_started);
-		}
+		if (n_ok != sec_ok || n_failed != sec_failed || sec_started)
+			stream_second(sec, &sec_ok, &sec_failed, &sec_started);
 		print_summary(started);
 		printf("elapsed_s %.3f started %lu rate %.1f/s\n", run_s, started,
 		       run_s > 0 ? (double)started / run_s : 0.0);
-	} else {
-		if (started < (unsigned long)o.count) {
-			n_failed += (unsigned long)o.count - started;
-			printf("fail t=%.3f %lu connections not attempted (%s)\n", elapsed_s(),
-			       (unsigned long)o.count - started, signals ? "interrupted" : "--duration reached");
-		}
-		print_summary((unsigned long)o.count);
+		return n_failed ? 1 : 0;
 	}
-	return n_failed ? 1 : 0;
+	return spread_end(started, "connections");
 }
 
 /* ---- udp-spread: one datagram per source port, "hello I\n" -> "NAME hello I\n" ---- */
@@ -576,8 +519,8 @@ static int run_udp(void)
 	unsigned long i, stale;
 	char payload[32], rbuf[256];
 	struct pollfd pfd[2];
-	int fd, err, plen, nlen;
-	unsigned port;
+	const char *step;
+	int fd, plen, nlen;
 	ssize_t n;
 
 	for (i = 0; i < (unsigned long)o.count; i++) {
@@ -585,27 +528,11 @@ static int run_udp(void)
 
 		if (read_signals() || mono_ms() >= end)
 			break;
-		if (o.same_port >= 0)
-			port = (unsigned)o.same_port;
-		else if (o.port_base >= 0)
-			port = (unsigned)(o.port_base + (long)(i % (unsigned long)(65536 - o.port_base)));
-		else
-			port = 0;
-		fd = socket(o.vip.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-		if (fd < 0) {
-			failure(i, start_wall, "socket: %s", strerror(errno));
-			continue;
-		}
-		err = bind_source(fd, port, o.same_port >= 0);
-		if (err) {
-			failure(i, start_wall, "bind port %u: %s", port, strerror(err));
-			close(fd);
-			continue;
-		}
 		/* Connected: only datagrams from the VIP itself are accepted, as a real client would. */
-		if (connect(fd, (struct sockaddr *)&o.vip, o.vip_len)) {
-			failure(i, start_wall, "connect: %s", strerror(errno));
-			close(fd);
+		fd = open_to_vip(SOCK_DGRAM, i, &step);
+		if (fd < 0) {
+			failure(i, start_wall, "%s (source port %u): %s", step, source_port(i),
+				strerror(errno));
 			continue;
 		}
 		plen = snprintf(payload, sizeof(payload), "hello %lu\n", i);
@@ -655,13 +582,7 @@ static int run_udp(void)
 		if (signals)
 			break;
 	}
-	if (i < (unsigned long)o.count) {
-		n_failed += (unsigned long)o.count - i;
-		printf("fail t=%.3f %lu datagrams not attempted (%s)\n", elapsed_s(),
-		       (unsigned long)o.count - i, signals ? "interrupted" : "--duration reached");
-	}
-	print_summary((unsigned long)o.count);
-	return n_failed ? 1 : 0;
+	return spread_end(i, "datagrams");
 }
 
 /* ---- tcp-long: C connections, a numbered line every I ms, same backend throughout ---- */
@@ -780,13 +701,12 @@ static void lc_event(struct lconn *c, bool stopping)
 {
 	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = c };
 	uint64_t now = mono_ms();
-	socklen_t sl = sizeof(int);
 	char *nl;
 	ssize_t n;
-	int err = 0;
+	int err;
 
 	if (c->state == L_CONNECT) {
-		getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &sl);
+		err = connect_result(c->fd);
 		if (err) {
 			lc_fail(c, "connect: %s", strerror(err));
 			return;
@@ -859,6 +779,7 @@ static int run_long(void)
 	uint64_t now, end, next_status;
 	unsigned long i, live;
 	bool stopping = false;
+	const char *step;
 	int n, k;
 
 	lc = calloc((size_t)o.conns, sizeof(*lc));
@@ -876,18 +797,9 @@ static int run_long(void)
 		c->start_ms = now;
 		c->deadline = now + (uint64_t)o.timeout_ms;
 		c->state = L_CONNECT;
-		c->fd = socket(o.vip.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+		c->fd = open_to_vip(SOCK_STREAM, i, &step);
 		if (c->fd < 0) {
-			lc_fail(c, "socket: %s", strerror(errno));
-			continue;
-		}
-		k = bind_source(c->fd, 0, false);
-		if (k) {
-			lc_fail(c, "bind: %s", strerror(k));
-			continue;
-		}
-		if (connect(c->fd, (struct sockaddr *)&o.vip, o.vip_len) && errno != EINPROGRESS) {
-			lc_fail(c, "connect: %s", strerror(errno));
+			lc_fail(c, "%s: %s", step, strerror(errno));
 			continue;
 		}
 		if (epoll_ctl(epfd, EPOLL_CTL_ADD, c->fd, &ev))
@@ -1041,8 +953,6 @@ static long num(const char *s, const char *opt, long min, long max)
 int main(int argc, char **argv)
 {
 	const char *vip = NULL;
-	struct rlimit rl;
-	sigset_t mask;
 	int opt, i, rc;
 	char *e;
 
@@ -1119,21 +1029,12 @@ int main(int argc, char **argv)
 		break;
 	}
 
-	/* Connections in flight need fds: take what the hard limit allows. */
-	if (!getrlimit(RLIMIT_NOFILE, &rl) && rl.rlim_cur < rl.rlim_max) {
-		rl.rlim_cur = rl.rlim_max;
-		setrlimit(RLIMIT_NOFILE, &rl);
-	}
+	raise_fd_limit();
 	/* Signals arrive as events, so every mode can stop between operations and report. */
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGTERM);
-	sigaddset(&mask, SIGINT);
-	sigprocmask(SIG_BLOCK, &mask, NULL);
-	signal(SIGPIPE, SIG_IGN);
-	sigfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+	sigfd = signals_to_fd(0);
 	epfd = epoll_create1(EPOLL_CLOEXEC);
-	if (sigfd < 0 || epfd < 0)
-		die(1, "signalfd/epoll: %s", strerror(errno));
+	if (epfd < 0)
+		die(1, "epoll_create1: %s", strerror(errno));
 	{
 		struct epoll_event ev = { .events = EPOLLIN, .data.ptr = NULL };
 
@@ -1141,10 +1042,10 @@ int main(int argc, char **argv)
 			die(1, "epoll_ctl: %s", strerror(errno));
 	}
 	if (o.log_file) {
-		logf = fopen(o.log_file, "w");
-		if (!logf)
+		fail_log = fopen(o.log_file, "w");
+		if (!fail_log)
 			die(1, "--log %s: %s", o.log_file, strerror(errno));
-		setvbuf(logf, NULL, _IOLBF, 0);
+		setvbuf(fail_log, NULL, _IOLBF, 0);
 	}
 	/* Lines reach a pipe promptly, so a test can follow progress. */
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -1164,7 +1065,7 @@ int main(int argc, char **argv)
 		rc = run_long();
 		break;
 	}
-	if (logf && fclose(logf))
+	if (fail_log && fclose(fail_log))
 		fprintf(stderr, "sl-client: --log %s: %s\n", o.log_file, strerror(errno));
 	return rc;
 }

@@ -1,24 +1,11 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /* sl-server: a test backend that answers TCP echo lines, HTTP and UDP datagrams with its own name. */
 #define _GNU_SOURCE
-#include <errno.h>
 #include <getopt.h>
-#include <signal.h>
-#include <stdarg.h>
-#include <stdbool.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <time.h>
 #include <unistd.h>
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/epoll.h>
-#include <sys/resource.h>
-#include <sys/signalfd.h>
-#include <sys/socket.h>
+#include "sl-tool.h"
 
 #define NAME_MAX_LEN	64
 #define MAX_SOCKS	64
@@ -76,116 +63,53 @@ static int nsocks;
 static struct conn *conns;	/* all open connections, for the timeout sweep */
 static unsigned long nconns;
 
-static void die(const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stderr, "sl-server: ");
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	if (pidfile)
-		unlink(pidfile);
-	exit(1);
-}
-
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-/* "a.b.c.d:port" or "[v6]:port"; "*:port" means every IPv4 address. */
-static int parse_addr(const char *s, struct sockaddr_storage *ss, socklen_t *len)
-{
-	char host[INET6_ADDRSTRLEN + 2];
-	const char *colon, *h = s, *end;
-	struct sockaddr_in *a4 = (struct sockaddr_in *)ss;
-	struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)ss;
-	unsigned long port;
-	char *e;
-
-	memset(ss, 0, sizeof(*ss));
-	if (*s == '[') {
-		end = strchr(s, ']');
-		if (!end || end[1] != ':')
-			return -1;
-		h = s + 1;
-		colon = end + 1;
-	} else {
-		colon = strrchr(s, ':');
-		if (!colon)
-			return -1;
-		end = colon;
-	}
-	if ((size_t)(end - h) >= sizeof(host))
-		return -1;
-	memcpy(host, h, (size_t)(end - h));
-	host[end - h] = '\0';
-	errno = 0;
-	port = strtoul(colon + 1, &e, 10);
-	if (errno || e == colon + 1 || *e || port == 0 || port > 65535)
-		return -1;
-	if (*s == '[') {
-		a6->sin6_family = AF_INET6;
-		a6->sin6_port = htons((uint16_t)port);
-		if (inet_pton(AF_INET6, host, &a6->sin6_addr) != 1)
-			return -1;
-		*len = sizeof(*a6);
-		return 0;
-	}
-	a4->sin_family = AF_INET;
-	a4->sin_port = htons((uint16_t)port);
-	if (strcmp(host, "*") && inet_pton(AF_INET, host, &a4->sin_addr) != 1)
-		return -1;
-	*len = sizeof(*a4);
-	return 0;
-}
-
 static void ep_set(struct item *it, uint32_t events, int op)
 {
 	struct epoll_event ev = { .events = events, .data.ptr = it };
 
 	if (epoll_ctl(epfd, op, it->fd, &ev) < 0)
-		die("epoll_ctl: %s", strerror(errno));
+		die(1, "epoll_ctl: %s", strerror(errno));
 }
 
 static void open_sock(const char *spec, bool tcp)
 {
 	struct sockaddr_storage ss;
 	struct sock *s = &socks[nsocks];
+	const char *addr = spec;
+	char any[32];
 	socklen_t len;
 	int fd, one = 1;
 
 	if (nsocks == MAX_SOCKS)
-		die("too many sockets (at most %d)", MAX_SOCKS);
-	if (parse_addr(spec, &ss, &len))
-		die("bad address '%s' (want a.b.c.d:port or [v6]:port)", spec);
+		die(1, "too many sockets (at most %d)", MAX_SOCKS);
+	/* "*:port" is every IPv4 address. */
+	if (!strncmp(spec, "*:", 2) &&
+	    snprintf(any, sizeof(any), "0.0.0.0%s", spec + 1) < (int)sizeof(any))
+		addr = any;
+	if (parse_addr(addr, true, &ss, &len))
+		die(1, "bad address '%s' (want a.b.c.d:port, *:port or [v6]:port)", spec);
 	snprintf(s->text, sizeof(s->text), "%s %s", tcp ? "tcp" : "udp", spec);
 	fd = socket(ss.ss_family, (tcp ? SOCK_STREAM : SOCK_DGRAM) | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
-		die("%s: socket: %s", s->text, strerror(errno));
+		die(1, "%s: socket: %s", s->text, strerror(errno));
 	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)))
-		die("%s: SO_REUSEADDR: %s", s->text, strerror(errno));
+		die(1, "%s: SO_REUSEADDR: %s", s->text, strerror(errno));
 	/* One family per socket: a v6 wildcard must not take the v4 port another --tcp wants. */
 	if (ss.ss_family == AF_INET6 &&
 	    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)))
-		die("%s: IPV6_V6ONLY: %s", s->text, strerror(errno));
+		die(1, "%s: IPV6_V6ONLY: %s", s->text, strerror(errno));
 	/* UDP replies take their source from the request's destination, even on a wildcard bind. */
 	if (!tcp && ss.ss_family == AF_INET &&
 	    setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &one, sizeof(one)))
-		die("%s: IP_PKTINFO: %s", s->text, strerror(errno));
+		die(1, "%s: IP_PKTINFO: %s", s->text, strerror(errno));
 	if (!tcp && ss.ss_family == AF_INET6 &&
 	    setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &one, sizeof(one)))
-		die("%s: IPV6_RECVPKTINFO: %s", s->text, strerror(errno));
+		die(1, "%s: IPV6_RECVPKTINFO: %s", s->text, strerror(errno));
 	if (bind(fd, (struct sockaddr *)&ss, len))
-		die("%s: bind: %s%s", s->text, strerror(errno),
+		die(1, "%s: bind: %s%s", s->text, strerror(errno),
 		    errno == EADDRNOTAVAIL ? " (address not configured here, or IPv6 DAD still running: use nodad)" : "");
 	if (tcp && listen(fd, 4096))
-		die("%s: listen: %s", s->text, strerror(errno));
+		die(1, "%s: listen: %s", s->text, strerror(errno));
 	s->it.kind = tcp ? K_LISTEN : K_UDP;
 	s->it.fd = fd;
 	ep_set(&s->it, EPOLLIN, EPOLL_CTL_ADD);
@@ -265,7 +189,7 @@ static void conn_queue(struct conn *c, const char *a, size_t alen, const char *b
 			cap *= 2;
 		p = realloc(c->wbuf, cap);
 		if (!p)
-			die("out of memory");
+			die(1, "out of memory");
 		c->wbuf = p;
 		c->wcap = cap;
 	}
@@ -317,7 +241,7 @@ static void http_reply(struct conn *c)
 	if (!head)
 		conn_queue(c, "\n", 1, "", 0);
 	c->st = C_HTTP_DONE;
-	c->deadline = now_ms() + HTTP_DRAIN_MS;
+	c->deadline = mono_ms() + HTTP_DRAIN_MS;
 }
 
 /* Is the buffer a proper prefix of an HTTP method we recognise, so more bytes must decide? */
@@ -337,7 +261,7 @@ static void conn_process(struct conn *c)
 		if ((c->rlen >= 4 && !memcmp(c->rbuf, "GET ", 4)) ||
 		    (c->rlen >= 5 && !memcmp(c->rbuf, "HEAD ", 5))) {
 			c->st = C_HTTP_HDR;
-			c->deadline = now_ms() + HTTP_HDR_MS;
+			c->deadline = mono_ms() + HTTP_HDR_MS;
 		} else if (maybe_http(c->rbuf, c->rlen) && !c->eof) {
 			return;
 		} else {
@@ -414,13 +338,13 @@ static void do_accept(struct sock *s)
 					s->text, strerror(errno), nconns);
 				ep_set(&s->it, 0, EPOLL_CTL_MOD);
 				s->paused = true;
-				s->paused_until = now_ms() + ACCEPT_PAUSE_MS;
+				s->paused_until = mono_ms() + ACCEPT_PAUSE_MS;
 			}
 			return;
 		}
 		c = calloc(1, sizeof(*c));
 		if (!c)
-			die("out of memory");
+			die(1, "out of memory");
 		c->it.kind = K_CONN;
 		c->it.fd = fd;
 		/* Replies are small and each one is awaited: no Nagle delay behind a delayed ACK. */
@@ -533,7 +457,7 @@ static void do_udp(struct sock *s)
 static void sweep(void)
 {
 	static uint64_t next_sweep;
-	uint64_t now = now_ms();
+	uint64_t now = mono_ms();
 	struct conn *c, *next;
 	int i;
 
@@ -570,6 +494,12 @@ static bool do_signal(struct item *it)
 	return true;
 }
 
+/* At exit, however it comes, once the pidfile is written. */
+static void remove_pidfile(void)
+{
+	unlink(pidfile);
+}
+
 static void usage(FILE *f)
 {
 	fprintf(f,
@@ -596,8 +526,6 @@ int main(int argc, char **argv)
 	int ntcp = 0, nudp = 0, opt, i, n;
 	struct epoll_event evs[EVENTS];
 	struct item sig = { .kind = K_SIGNAL };
-	struct rlimit rl;
-	sigset_t mask;
 	char *e;
 	long v;
 
@@ -609,7 +537,7 @@ int main(int argc, char **argv)
 		case 't':
 		case 'u':
 			if ((opt == 't' ? ntcp : nudp) == MAX_SOCKS)
-				die("too many --%s (at most %d)", opt == 't' ? "tcp" : "udp", MAX_SOCKS);
+				die(1, "too many --%s (at most %d)", opt == 't' ? "tcp" : "udp", MAX_SOCKS);
 			if (opt == 't')
 				tcp[ntcp++] = optarg;
 			else
@@ -619,7 +547,7 @@ int main(int argc, char **argv)
 			errno = 0;
 			v = strtol(optarg, &e, 10);
 			if (errno || *e || e == optarg || v < 100 || v > 599)
-				die("--http-status wants 100..599, not '%s'", optarg);
+				die(1, "--http-status wants 100..599, not '%s'", optarg);
 			http_status = http_status_cfg = (int)v;
 			break;
 		case 'p':
@@ -640,26 +568,13 @@ int main(int argc, char **argv)
 	name_len = strlen(name);
 	/* Clients split replies at the first space: the name must be one word. */
 	if (!name_len || name_len > NAME_MAX_LEN || strpbrk(name, " \t\r\n"))
-		die("--name must be 1..%d characters without whitespace", NAME_MAX_LEN);
+		die(1, "--name must be 1..%d characters without whitespace", NAME_MAX_LEN);
 
-	/* Many concurrent clients: take every fd the hard limit allows. */
-	if (!getrlimit(RLIMIT_NOFILE, &rl) && rl.rlim_cur < rl.rlim_max) {
-		rl.rlim_cur = rl.rlim_max;
-		setrlimit(RLIMIT_NOFILE, &rl);
-	}
-	/* Signals arrive through the loop, so a handler never runs in the middle of a buffer update. */
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGTERM);
-	sigaddset(&mask, SIGINT);
-	sigaddset(&mask, SIGUSR1);
-	sigprocmask(SIG_BLOCK, &mask, NULL);
-	signal(SIGPIPE, SIG_IGN);
+	raise_fd_limit();
+	sig.fd = signals_to_fd(SIGUSR1);
 	epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (epfd < 0)
-		die("epoll_create1: %s", strerror(errno));
-	sig.fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
-	if (sig.fd < 0)
-		die("signalfd: %s", strerror(errno));
+		die(1, "epoll_create1: %s", strerror(errno));
 	ep_set(&sig, EPOLLIN, EPOLL_CTL_ADD);
 
 	for (i = 0; i < ntcp; i++)
@@ -670,7 +585,8 @@ int main(int argc, char **argv)
 		FILE *f = fopen(pidfile, "w");
 
 		if (!f || fprintf(f, "%d\n", (int)getpid()) < 0 || fclose(f))
-			die("pidfile %s: %s", pidfile, strerror(errno));
+			die(1, "pidfile %s: %s", pidfile, strerror(errno));
+		atexit(remove_pidfile);
 	}
 	printf("ready\n");
 	fflush(stdout);
@@ -680,7 +596,7 @@ int main(int argc, char **argv)
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
-			die("epoll_wait: %s", strerror(errno));
+			die(1, "epoll_wait: %s", strerror(errno));
 		}
 		for (i = 0; i < n; i++) {
 			struct item *it = evs[i].data.ptr;
@@ -705,11 +621,8 @@ int main(int argc, char **argv)
 				break;
 			}
 			case K_SIGNAL:
-				if (!do_signal(it)) {
-					if (pidfile)
-						unlink(pidfile);
+				if (!do_signal(it))
 					return 0;
-				}
 				break;
 			}
 		}
