@@ -590,8 +590,7 @@ int bk_local_list(struct bk *bk, struct sl_dc_addr *out, size_t max)
 	return n < 0 ? n : (int)((size_t)n < max ? (size_t)n : max);
 }
 
-/* Returns true when @a is one of the @n addresses of @set. */
-static bool addr_in(const struct sl_dc_addr *a, const struct sl_dc_addr *set, size_t n)
+bool bk_addr_in(const struct sl_dc_addr *a, const struct sl_dc_addr *set, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
 		if (!memcmp(a, &set[i], sizeof(*a)))
@@ -617,7 +616,7 @@ int bk_local_sync(struct bk *bk, const char *ifname)
 	if (m < 0)
 		return m;
 	for (int i = 0; i < m && i < SL_DC_MAX_LOCAL; i++) {
-		if (addr_in(&have[i], want, (size_t)n))
+		if (bk_addr_in(&have[i], want, (size_t)n))
 			continue;
 		err = set_del(bk->local_fd, &have[i]);
 		if (err && err != -ENOENT)
@@ -732,7 +731,7 @@ int bk_if_addrs(const char *ifname, struct sl_dc_addr *out, size_t max)
 		return -errno;
 	for (i = ifa; i; i = i->ifa_next) {
 		if (!i->ifa_addr || !is_if_name(i->ifa_name, ifname) ||
-		    !addr_from_sa(i->ifa_addr, &a) || is_link_local(&a) || addr_in(&a, out, n))
+		    !addr_from_sa(i->ifa_addr, &a) || is_link_local(&a) || bk_addr_in(&a, out, n))
 			continue;
 		if (n == max) {
 			err = -ENOSPC;

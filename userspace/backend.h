@@ -139,6 +139,9 @@ int bk_addr_parse(const char *text, struct sl_dc_addr *out);
 /* Write @a as text; returns @buf. @len should be at least 46. */
 const char *bk_addr_str(const struct sl_dc_addr *a, char *buf, size_t len);
 
+/* Returns true when @a is one of the @n addresses of @set. */
+bool bk_addr_in(const struct sl_dc_addr *a, const struct sl_dc_addr *set, size_t n);
+
 /* Add @vip to lo as /32 or /128 (replacing an identical entry). Returns 0 or -errno. */
 int bk_lo_add(const struct sl_dc_addr *vip);
 

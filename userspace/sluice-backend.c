@@ -413,11 +413,7 @@ static int check_local(const struct args *a, struct bk *bk)
 		return report(false, "MISSING", "%s has no IP address for the balancer to "
 			      "send to", a->ifname);
 	for (int i = 0; i < n; i++) {
-		bool found = false;
-
-		for (int j = 0; j < m && !found; j++)
-			found = !memcmp(&want[i], &have[j], sizeof(want[i]));
-		if (!found)
+		if (!bk_addr_in(&want[i], have, (size_t)m))
 			bad |= report(false, "MISSING", "address %s of %s not in the "
 				      "decapsulator's local set: run '%s'",
 				      bk_addr_str(&want[i], buf, sizeof(buf)), a->ifname,
@@ -428,11 +424,7 @@ static int check_local(const struct args *a, struct bk *bk)
 						bk_addr_str(&want[i], buf, sizeof(buf)));
 	}
 	for (int j = 0; j < m; j++) {
-		bool found = false;
-
-		for (int i = 0; i < n && !found; i++)
-			found = !memcmp(&want[i], &have[j], sizeof(want[i]));
-		if (!found)
+		if (!bk_addr_in(&have[j], want, (size_t)n))
 			bad |= report(false, "STALE", "address %s in the decapsulator's local "
 				      "set is no longer on %s: run '%s'",
 				      bk_addr_str(&have[j], buf, sizeof(buf)), a->ifname,
