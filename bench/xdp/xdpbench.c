@@ -105,6 +105,7 @@ enum pkt_kind {
 #define SRC6 "2001:2::1"
 
 static __u8 mac_gen[6], mac_lb[6];	/* generator-side and LB-side veth */
+static __u32 lb_ifindex;		/* LB-side veth: the backends' egress, as sluiced sets it */
 
 static void put16(__u8 *p, __u16 v)
 {
@@ -363,6 +364,7 @@ static int vip_add(struct dp *dp, __u32 id, const char *addr, __u16 port, __u8 p
 			return -EINVAL;
 		be[i].be.flags = SL_BE_F_MAC;
 		memcpy(be[i].be.mac, mac_gen, 6);
+		be[i].be.ifindex = lb_ifindex;
 		be[i].be.gen = 1;
 		be[i].be.vip = id;
 	}
@@ -715,8 +717,10 @@ static int rate_trial(struct bench *b, struct bcase *c, const struct opts *o)
  */
 static int harness_run(struct bench *b, const __u8 *frame, int repeat, double *ns, __u32 *ret)
 {
+	/* Received on the LB-side veth, as in the rate trials. */
+	struct xdp_md ctx = { .data_end = XB_PKT_LEN, .ingress_ifindex = b->if_lb };
 	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = frame, .data_size_in = XB_PKT_LEN,
-		    .repeat = repeat);
+		    .ctx_in = &ctx, .ctx_size_in = sizeof(ctx), .repeat = repeat);
 
 	if (bpf_prog_test_run_opts(bpf_program__fd(b->gen->progs.xb_wrap), &o))
 		return -errno;
@@ -1014,6 +1018,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	b.if_lb = (int)if_nametoindex(lb_if);
+	lb_ifindex = (__u32)b.if_lb;
 	err = if_mac(lb_if, mac_lb);
 	if (!b.if_lb || err) {
 		fprintf(stderr, "xdpbench: no interface %s here\n", lb_if);
