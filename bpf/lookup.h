@@ -74,18 +74,17 @@ static __always_inline bool is_slot_valid(const struct sl_backend *be, __u32 gen
 
 /*
  * Slot of @k in the flow cache: an xor-fold of the key's 64-bit words (the
- * words the parser wrote, see key_word()) and two multiplies. It only
- * spreads flows over slots (a collision just costs a cache miss), so it need
- * not be as good as the Maglev hash, only cheap for IPv6 too.
+ * words the parser wrote, see key_word()) to 32 bits, and one multiply whose
+ * top bits are the slot. It only spreads flows over slots (a collision just
+ * costs a cache miss), so it need not be as good as the Maglev hash, only
+ * short: every packet waits for it before it can read its cache entry.
  */
 static __always_inline __u32 fcache_slot(const struct sl_flow_key *k)
 {
 	const __u64 *w = (const __u64 *)k;
-	__u64 x = w[0] ^ w[1] ^ (w[2] * 3) ^ w[3] ^ (w[4] * 0x85ebca6bU);
-	__u32 h = (__u32)x ^ (__u32)(x >> 32);
+	__u64 x = w[0] ^ w[1] ^ w[2] ^ w[3] ^ w[4];
 
-	h ^= h >> 15;
-	return (h * 0x9e3779b1U) >> (32 - SL_FCACHE_BITS);
+	return (((__u32)x ^ (__u32)(x >> 32)) * 0x9e3779b1U) >> (32 - SL_FCACHE_BITS);
 }
 
 /* Returns true when two flow keys are equal (5 words; no memcmp in BPF). */
@@ -98,10 +97,10 @@ static __always_inline bool is_same_flow(const struct sl_flow_key *a,
 	       x[4] == y[4];
 }
 
-/* This CPU's flow-cache entry for @p (NULL only if the map is broken). */
-static __always_inline struct sl_fcache *fcache_entry(const struct sl_pkt *p)
+/* This CPU's flow-cache entry for flow @k (NULL only if the map is broken). */
+static __always_inline struct sl_fcache *fcache_entry(const struct sl_flow_key *k)
 {
-	__u32 slot = fcache_slot(&p->key);
+	__u32 slot = fcache_slot(k);
 
 	return bpf_map_lookup_elem(&sluice_fcache, &slot);
 }
@@ -116,7 +115,7 @@ static __always_inline bool fcache_lookup(const struct sl_pkt *p, __u32 *be_id,
 					  struct sl_backend **be)
 {
 	__u32 now = sl_clock, epoch = sl_be_epoch;
-	struct sl_fcache *c = fcache_entry(p);
+	struct sl_fcache *c = fcache_entry(&p->key);
 
 	if (!c || c->seen != now || c->epoch != epoch || !is_same_flow(&c->key, &p->key))
 		return false;
@@ -152,7 +151,7 @@ static __always_inline bool flow_lookup(const struct sl_pkt *p, __u32 *be_id,
 	/* At most one store per flow and second: keep the line clean. */
 	if (f->seen != now)
 		f->seen = now;
-	c = fcache_entry(p);
+	c = fcache_entry(&p->key);
 	if (c) {
 		c->key = p->key;
 		c->backend = f->backend;

@@ -8,15 +8,16 @@
 #include "parse.h"
 #include "lookup.h"
 #include "encap.h"
+#include "fast.h"
 
 /*
- * Parse, find the VIP, pick a backend, encapsulate, count, send. Every
+ * The full path, for every packet the fast path (fast.h) leaves alone:
+ * parse, find the VIP, pick a backend, encapsulate, count, send. Every
  * outcome leaves through the one exit at the end, which counts it: one copy
  * of the counting code instead of one per early return keeps the program
  * small, and the forwarding path straight.
  */
-SEC("xdp")
-int sluice_xdp(struct xdp_md *ctx)
+static __always_inline int full_path(struct xdp_md *ctx)
 {
 	void *data = (void *)(long)ctx->data;
 	void *data_end = (void *)(long)ctx->data_end;
@@ -78,6 +79,17 @@ int sluice_xdp(struct xdp_md *ctx)
 out:
 	act = verdict(rc);
 	return rc == SL_TX_REDIRECT ? bpf_redirect(egress, 0) : act;
+}
+
+/* The program: the fast path if it applies, else the full path. */
+SEC("xdp")
+int sluice_xdp(struct xdp_md *ctx)
+{
+	int act = fast_v4(ctx);
+
+	if (sl_likely(act != SL_CONTINUE))
+		return act;
+	return full_path(ctx);
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -570,22 +570,173 @@ ParameterizedTestParameters(pkt, malformed_and_refused)
 				   sizeof(bad_cases) / sizeof(bad_cases[0]));
 }
 
-ParameterizedTest(struct bad_case *c, pkt, malformed_and_refused)
+/* Break the packet @in of @len bytes as @c says; returns its new length. */
+static size_t bad_apply(const struct bad_case *c, __u8 *in, size_t len)
 {
-	__u8 in[PKT_MAX];
-	size_t len = pkt_build(&c->s, in);
-
 	if (c->off >= 0)
 		in[14 + c->off] = c->val;
 	if (c->off2 >= 0)
 		in[14 + c->off2] = c->val2;
-	len -= (size_t)c->cut;
+	return len - (size_t)c->cut;
+}
+
+ParameterizedTest(struct bad_case *c, pkt, malformed_and_refused)
+{
+	__u8 in[PKT_MAX];
+	size_t len = bad_apply(c, in, pkt_build(&c->s, in));
 	struct run r = run_pkt(in, len);
 
 	cr_assert_eq(r.action, c->action, "%s: action %d", c->name, r.action);
 	cr_assert_eq(reason(c->reason), 1, "%s: not counted as %s", c->name,
 		     dp_reason_name(c->reason));
 	cr_assert_eq(reason(SL_TX_ENCAP), 0, "%s: forwarded", c->name);
+}
+
+/*
+ * The first packet of a flow is a new flow, the second a flow-table hit that
+ * fills this CPU's flow cache, the third and later take the fast path
+ * (bpf/fast.h) when it applies. Runs @in three times, asserts the three
+ * results are the same, and returns the last.
+ */
+static struct run run_thrice(const __u8 *in, size_t len)
+{
+	struct run first = run_pkt(in, len), r;
+
+	for (int i = 0; i < 2; i++) {
+		r = run_pkt(in, len);
+		cr_assert_eq(r.action, first.action, "run %d: action %d, then %d (%s)", i + 2,
+			     first.action, r.action, last_reason());
+		cr_assert_eq(r.len, first.len, "run %d: length", i + 2);
+		cr_assert_arr_eq(r.out, first.out, r.len, "run %d: other bytes", i + 2);
+	}
+	return r;
+}
+
+/* Forwarded packets, each sent three times: every path gives the same bytes. */
+struct fwd_case {
+	char name[64];
+	struct pkt_spec s;
+	__u32 vip;		/* index into fx[] */
+	int pad;		/* Ethernet padding bytes after the IP packet */
+};
+
+static struct fwd_case fwd_cases[] = {
+	{ "TCP v4", { 4, "192.0.2.40", "10.0.0.100", 40100, 80, 6, .payload = 100,
+		      .tos = 0x28 }, 0, 0 },
+	{ "TCP v4 bare ACK", { 4, "192.0.2.40", "10.0.0.100", 40101, 80, 6 }, 0, 0 },
+	{ "UDP v4", { 4, "192.0.2.40", "10.0.0.100", 40102, 53, 17, .payload = 33 }, 1, 0 },
+	{ "UDP v4 empty", { 4, "192.0.2.40", "10.0.0.100", 40103, 53, 17 }, 1, 0 },
+	{ "IPv4 options", { 4, "192.0.2.40", "10.0.0.100", 40104, 80, 6, .payload = 10,
+			    .ip_opt_words = 3 }, 0, 0 },
+	{ "VLAN v4", { 4, "192.0.2.40", "10.0.0.100", 40105, 80, 6, .payload = 5,
+		       .vlan = 42 }, 0, 0 },
+	{ "padded v4", { 4, "192.0.2.40", "10.0.0.100", 40106, 80, 6 }, 0, 6 },
+	{ "whole-address VIP", { 4, "192.0.2.40", "10.0.0.101", 40107, 8080, 6 }, 2, 0 },
+	{ "TCP v6", { 6, "2001:db8:9::40", "2001:db8::100", 40108, 80, 6, .payload = 64,
+		      .tos = 0xb8 }, 3, 0 },
+	{ "v4 to IPv6 backends", { 4, "192.0.2.40", "10.0.0.102", 40109, 80, 17,
+				   .payload = 20 }, 4, 0 },
+};
+
+ParameterizedTestParameters(pkt, every_path_forwards_alike)
+{
+	return cr_make_param_array(struct fwd_case, fwd_cases,
+				   sizeof(fwd_cases) / sizeof(fwd_cases[0]));
+}
+
+ParameterizedTest(struct fwd_case *c, pkt, every_path_forwards_alike)
+{
+	const struct fx_vip *v = &fx[c->vip];
+	__u8 in[PKT_MAX];
+	size_t len = pkt_build(&c->s, in);
+	size_t l2 = c->s.vlan ? 18 : 14;
+	__u32 want = expected_backend(&c->s, v->id, v->flags & SL_VIP_F_SRC_HASH);
+	struct sl_counters k;
+
+	memset(in + len, 0xee, (size_t)c->pad);
+	struct run r = run_thrice(in, len + (size_t)c->pad);
+
+	if (c->s.family == 6)
+		check_ip6(&r, in, len, l2, want, be_addr_of(v, want), 41);
+	else if (strchr(v->be[0], ':'))
+		check_ip6(&r, in, len, l2, want, be_addr_of(v, want), 4);
+	else
+		check_ipip(&r, in, len, l2, want, be_addr_of(v, want));
+	cr_assert_eq(reason(SL_TX_ENCAP), 3, "%s: %s", c->name, last_reason());
+	cr_assert_eq(dp_backend_stats(dp, want, &k), 0);
+	cr_assert_eq(k.packets, 3, "%s: counted on the backend", c->name);
+	cr_assert_eq(k.bytes, 3 * (len + (size_t)c->pad), "%s: bytes as received", c->name);
+	cr_assert_eq(k.new_flows, 1, "%s", c->name);
+}
+
+ParameterizedTestParameters(pkt, malformed_in_a_cached_flow)
+{
+	return cr_make_param_array(struct bad_case, bad_cases,
+				   sizeof(bad_cases) / sizeof(bad_cases[0]));
+}
+
+/* A broken packet of a flow the cache holds is judged as any other. */
+ParameterizedTest(struct bad_case *c, pkt, malformed_in_a_cached_flow)
+{
+	__u8 in[PKT_MAX];
+	size_t len = pkt_build(&c->s, in);
+	__u64 sent;
+
+	run_pkt(in, len);	/* new flow */
+	run_pkt(in, len);	/* flow table: into the cache */
+	sent = reason(SL_TX_ENCAP);	/* 0 where the intact packet is refused too */
+	len = bad_apply(c, in, len);
+	struct run r = run_pkt(in, len);
+
+	cr_assert_eq(r.action, c->action, "%s: action %d", c->name, r.action);
+	cr_assert_geq(reason(c->reason), 1, "%s: not counted as %s", c->name,
+		      dp_reason_name(c->reason));
+	cr_assert_eq(reason(SL_TX_ENCAP), sent, "%s: forwarded", c->name);
+}
+
+/* Warm the cache with @s (two packets), then send @in; returns its result. */
+static struct run run_cached(const struct pkt_spec *s, const __u8 *in, size_t len)
+{
+	__u8 warm[PKT_MAX];
+	size_t wlen = pkt_build(s, warm);
+
+	cr_assert_eq(run_pkt(warm, wlen).action, XDP_TX_);
+	cr_assert_eq(run_pkt(warm, wlen).action, XDP_TX_);
+	return run_pkt(in, len);
+}
+
+Test(pkt, cached_flow_too_big_is_dropped)
+{
+	struct pkt_spec s = { 4, "192.0.2.41", "10.0.0.100", 40110, 80, 6 };
+	struct pkt_spec big = s;
+	__u8 in[PKT_MAX];
+
+	big.payload = 1500 - 40 - 10;
+	size_t len = pkt_build(&big, in);
+	struct run r = run_cached(&s, in, len);
+
+	cr_assert_eq(r.action, XDP_DROP_, "action %d (%s)", r.action, last_reason());
+	cr_assert_eq(reason(SL_DROP_TOO_BIG), 1);
+	big.payload = 1480 - 40;	/* exactly the MTU after encapsulation */
+	len = pkt_build(&big, in);
+	cr_assert_eq(run_pkt(in, len).action, XDP_TX_);
+}
+
+Test(pkt, cached_flow_syn_is_a_new_flow_on_the_same_backend)
+{
+	struct pkt_spec s = { 4, "192.0.2.42", "10.0.0.100", 40111, 80, 6 };
+	__u32 want = expected_backend(&s, 1, false);
+	struct sl_counters k;
+	__u8 in[PKT_MAX];
+	size_t len = pkt_build(&s, in);
+
+	in[14 + 20 + 13] = 0x02;	/* SYN */
+	struct run r = run_cached(&s, in, len);
+
+	cr_assert_eq(r.action, XDP_TX_);
+	cr_assert_eq(out_backend(&r), want);
+	cr_assert_eq(dp_backend_stats(dp, want, &k), 0);
+	cr_assert_eq(k.new_flows, 2, "a SYN re-picks, even when the flow is cached");
 }
 
 Test(pkt, fits_exactly_at_mtu)
@@ -820,6 +971,11 @@ Test(pkt, broadcast_frame_to_a_vip_passes)
 	cr_assert_eq(r.action, XDP_PASS_);
 	cr_assert_arr_eq(r.out, in, len);
 	cr_assert_eq(reason(SL_PASS_L2_MULTICAST), 1);
+	/* The same once the flow is in the cache. */
+	r = run_cached(&s, in, len);
+	cr_assert_eq(r.action, XDP_PASS_);
+	cr_assert_arr_eq(r.out, in, len);
+	cr_assert_eq(reason(SL_PASS_L2_MULTICAST), 2);
 }
 
 Test(pkt, next_hop_on_another_interface_is_redirected)
@@ -830,14 +986,19 @@ Test(pkt, next_hop_on_another_interface_is_redirected)
 	__u32 want = expected_backend(&s, 1, false);
 	struct sl_backend b;
 
+	/* Each three times: new flow, flow table, cache (and fast path). */
 	cr_assert_eq(dp_backend_get(dp, want, &b), 0);
-	b.ifindex = 999;	/* not the receiving interface (lo in a test run) */
+	b.ifindex = 1;	/* lo: the receiving interface in a test run */
 	cr_assert_eq(dp_backend_set(dp, want, &b), 0);
-	struct run r = run_pkt(in, len);
+	cr_assert_eq(run_thrice(in, len).action, XDP_TX_, "sent back out where it came");
+	cr_assert_eq(reason(SL_TX_ENCAP), 3);
+	b.ifindex = 999;	/* another one */
+	cr_assert_eq(dp_backend_set(dp, want, &b), 0);
+	struct run r = run_thrice(in, len);
 
 	cr_assert_eq(r.action, 4 /* XDP_REDIRECT */, "action %d", r.action);
-	cr_assert_eq(reason(SL_TX_REDIRECT), 1);
-	cr_assert_eq(reason(SL_TX_ENCAP), 0);
+	cr_assert_eq(reason(SL_TX_REDIRECT), 3);
+	cr_assert_eq(reason(SL_TX_ENCAP), 3);
 }
 
 Test(pkt, a_more_specific_vip_takes_over_existing_flows)
