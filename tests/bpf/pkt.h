@@ -27,7 +27,8 @@ struct pkt_spec {
 
 /* Fixed MACs used as the client's router (source) and our interface (dest). */
 static const __u8 pkt_mac_lb[6] = { 0x02, 0x5e, 0x00, 0x00, 0x00, 0x01 };
-static const __u8 pkt_mac_peer[6] = { 0x02, 0x5e, 0x00, 0x00, 0x00, 0x02 };
+/* No 16-bit word in common with pkt_mac_lb: a mixed-up word shows. */
+static const __u8 pkt_mac_peer[6] = { 0x02, 0x11, 0x22, 0x33, 0x44, 0x02 };
 
 /* RFC 1071 sum over @len bytes, not folded. */
 static inline __u32 pkt_sum(const void *p, size_t len, __u32 sum)

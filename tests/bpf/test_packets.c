@@ -546,8 +546,13 @@ static struct bad_case bad_cases[] = {
 	  SL_DROP_BAD_IP },
 	{ "IPv6 version 4 in IPv6 frame", TCP6, 0, 0, 0x40, -1, 0, XDP_DROP_,
 	  SL_DROP_BAD_IP },
+	{ "TCP v6 data offset < 5", TCP6, 0, 52, 0x40, -1, 0, XDP_DROP_, SL_DROP_BAD_L4 },
+	{ "TCP v6 data offset past the packet", TCP6, 0, 52, 0xf0, -1, 0, XDP_DROP_,
+	  SL_DROP_BAD_L4 },
 	{ "IPv4 fragment to a VIP", { 4, "192.0.2.1", "10.0.0.100", 1, 80, 6, .frag = true },
 	  0, -1, 0, -1, 0, XDP_DROP_, SL_DROP_FRAGMENT },
+	{ "IPv4 first fragment (MF) to a VIP", TCP4, 0, 6, 0x20, -1, 0, XDP_DROP_,
+	  SL_DROP_FRAGMENT },
 	{ "IPv4 later fragment to a VIP", TCP4, 0, 6, 0x00, 7, 0x10, XDP_DROP_,
 	  SL_DROP_FRAGMENT },
 	{ "IPv6 fragment to a VIP", { 6, "2001:db8:9::1", "2001:db8::100", 1, 80, 6,
@@ -634,6 +639,10 @@ static struct fwd_case fwd_cases[] = {
 	{ "whole-address VIP", { 4, "192.0.2.40", "10.0.0.101", 40107, 8080, 6 }, 2, 0 },
 	{ "TCP v6", { 6, "2001:db8:9::40", "2001:db8::100", 40108, 80, 6, .payload = 64,
 		      .tos = 0xb8 }, 3, 0 },
+	{ "TCP v6 bare ACK", { 6, "2001:db8:9::40", "2001:db8::100", 40110, 80, 6 }, 3, 0 },
+	{ "VLAN v6", { 6, "2001:db8:9::40", "2001:db8::100", 40111, 80, 6, .payload = 5,
+		       .vlan = 7 }, 3, 0 },
+	{ "padded v6", { 6, "2001:db8:9::40", "2001:db8::100", 40112, 80, 6 }, 3, 2 },
 	{ "v4 to IPv6 backends", { 4, "192.0.2.40", "10.0.0.102", 40109, 80, 17,
 				   .payload = 20 }, 4, 0 },
 };
@@ -707,36 +716,93 @@ static struct run run_cached(const struct pkt_spec *s, const __u8 *in, size_t le
 
 Test(pkt, cached_flow_too_big_is_dropped)
 {
-	struct pkt_spec s = { 4, "192.0.2.41", "10.0.0.100", 40110, 80, 6 };
-	struct pkt_spec big = s;
+	/* IPv4 into IPIP (20 more bytes), IPv6 into IP6IP6 (40 more). */
+	struct pkt_spec s[2] = { { 4, "192.0.2.41", "10.0.0.100", 40110, 80, 6 },
+				 { 6, "2001:db8:9::41", "2001:db8::100", 40110, 80, 6 } };
+	__u16 fits[2] = { 1500 - 20 - 20 - 20, 1500 - 40 - 40 - 20 };
 	__u8 in[PKT_MAX];
 
-	big.payload = 1500 - 40 - 10;
-	size_t len = pkt_build(&big, in);
-	struct run r = run_cached(&s, in, len);
+	for (int i = 0; i < 2; i++) {
+		struct pkt_spec big = s[i];
 
-	cr_assert_eq(r.action, XDP_DROP_, "action %d (%s)", r.action, last_reason());
-	cr_assert_eq(reason(SL_DROP_TOO_BIG), 1);
-	big.payload = 1480 - 40;	/* exactly the MTU after encapsulation */
-	len = pkt_build(&big, in);
-	cr_assert_eq(run_pkt(in, len).action, XDP_TX_);
+		big.payload = (__u16)(fits[i] + 10);
+		size_t len = pkt_build(&big, in);
+		struct run r = run_cached(&s[i], in, len);
+
+		cr_assert_eq(r.action, XDP_DROP_, "IPv%d: action %d (%s)", s[i].family,
+			     r.action, last_reason());
+		cr_assert_eq(reason(SL_DROP_TOO_BIG), (__u64)i + 1);
+		big.payload = fits[i];	/* exactly the MTU after encapsulation */
+		len = pkt_build(&big, in);
+		cr_assert_eq(run_pkt(in, len).action, XDP_TX_, "IPv%d", s[i].family);
+	}
 }
 
 Test(pkt, cached_flow_syn_is_a_new_flow_on_the_same_backend)
 {
 	struct pkt_spec s = { 4, "192.0.2.42", "10.0.0.100", 40111, 80, 6 };
 	__u32 want = expected_backend(&s, 1, false);
+	static const __u8 flags[2] = { 0x02 /* SYN */, 0x06 /* SYN+RST, still no ACK */ };
 	struct sl_counters k;
 	__u8 in[PKT_MAX];
 	size_t len = pkt_build(&s, in);
 
-	in[14 + 20 + 13] = 0x02;	/* SYN */
-	struct run r = run_cached(&s, in, len);
+	for (int i = 0; i < 2; i++) {
+		in[14 + 20 + 13] = flags[i];
+		struct run r = run_cached(&s, in, len);
+
+		cr_assert_eq(r.action, XDP_TX_);
+		cr_assert_eq(out_backend(&r), want);
+		cr_assert_eq(dp_backend_stats(dp, want, &k), 0);
+		cr_assert_eq(k.new_flows, (__u64)i + 2,
+			     "flags %#x: a SYN re-picks, even when the flow is cached", flags[i]);
+	}
+}
+
+/* Two flows in one cache slot: the second is not sent where the first goes. */
+Test(pkt, flows_sharing_a_cache_slot_keep_their_own_backends)
+{
+	/*
+	 * The slot hash xor-folds the key's words: source 192.0.2.63 vs
+	 * 193.0.2.63 and source ports p vs p ^ 0x100 flip the same bit of
+	 * the fold, so the two keys share a slot. Pick a p whose two flows
+	 * have different Maglev backends.
+	 */
+	struct pkt_spec a = { 4, "192.0.2.63", "10.0.0.100", 0, 80, 6 };
+	struct pkt_spec b = { 4, "193.0.2.63", "10.0.0.100", 0, 80, 6 };
+	__u32 want_a = 0, want_b = 0;
+	__u8 in[PKT_MAX];
+	struct sl_counters k;
+
+	for (__u16 p = 41000; p < 41100 && want_a == want_b; p++) {
+		a.sport = p;
+		b.sport = p ^ 0x100;
+		want_a = expected_backend(&a, 1, false);
+		want_b = expected_backend(&b, 1, false);
+	}
+	cr_assert_neq(want_a, want_b, "no port pair with different backends");
+	size_t len = pkt_build(&b, in);
+	struct run r = run_cached(&a, in, len);
 
 	cr_assert_eq(r.action, XDP_TX_);
-	cr_assert_eq(out_backend(&r), want);
-	cr_assert_eq(dp_backend_stats(dp, want, &k), 0);
-	cr_assert_eq(k.new_flows, 2, "a SYN re-picks, even when the flow is cached");
+	cr_assert_eq(out_backend(&r), want_b, "took the cached flow's backend");
+	cr_assert_eq(dp_backend_stats(dp, want_b, &k), 0);
+	cr_assert_eq(k.new_flows, 1, "a new flow, not a cache hit");
+}
+
+/* A frame of another EtherType is not IP, whatever its bytes look like. */
+Test(pkt, cached_flow_bytes_under_another_ethertype_pass)
+{
+	struct pkt_spec s = { 4, "192.0.2.64", "10.0.0.100", 40114, 80, 6 };
+	__u8 in[PKT_MAX];
+	size_t len = pkt_build(&s, in);
+
+	put16(in + 12, 0x88b5);	/* IEEE local experimental */
+	struct run r = run_cached(&s, in, len);
+
+	cr_assert_eq(r.action, XDP_PASS_);
+	cr_assert_arr_eq(r.out, in, len);
+	cr_assert_eq(reason(SL_PASS_NOT_IP), 1);
 }
 
 Test(pkt, fits_exactly_at_mtu)
@@ -862,10 +928,13 @@ Test(pkt, unresolved_next_hop_without_route_is_dropped)
 	cr_assert_eq(dp_backend_get(dp, want, &b), 0);
 	b.flags &= (__u8)~SL_BE_F_MAC;
 	cr_assert_eq(dp_backend_set(dp, want, &b), 0);
-	struct run r = run_pkt_ctx(in, len, 1);	/* lo: no route to 10.1.0.0/16 */
+	/* New flow, flow table, cache: a slot copy without a MAC is no shortcut. */
+	for (int i = 0; i < 3; i++) {
+		struct run r = run_pkt_ctx(in, len, 1);	/* lo: no route to 10.1.0.0/16 */
 
-	cr_assert_eq(r.action, XDP_DROP_);
-	cr_assert_eq(reason(SL_DROP_NO_NEXTHOP), 1);
+		cr_assert_eq(r.action, XDP_DROP_, "packet %d: action %d", i + 1, r.action);
+	}
+	cr_assert_eq(reason(SL_DROP_NO_NEXTHOP), 3);
 }
 
 Test(pkt, unresolved_next_hop_uses_the_kernel_fib)
