@@ -53,18 +53,21 @@ static __always_inline int nexthop_fib(struct xdp_md *ctx,
 	return SL_CONTINUE;
 }
 
-/* Write the outer IPv6 header for an IP6IP6 or IPv4-in-IPv6 packet. */
-static __always_inline void outer_ipv6(struct ipv6hdr *o, const struct sl_pkt *p,
-				       const struct sl_backend *be)
+/*
+ * Write the outer IPv6 header for an IP6IP6 or IPv4-in-IPv6 packet of flow
+ * @k, whose inner packet is @l3_len bytes with traffic class @tos.
+ */
+static __always_inline void outer_ipv6(struct ipv6hdr *o, const struct sl_flow_key *k,
+				       __u8 tos, __u32 l3_len, const struct sl_backend *be)
 {
 	/* A flow label from the ports and source lets routers spread flows. */
-	__u32 label = (p->key.src[3] ^ p->key.src[0] ^
-		       ((__u32)p->key.sport << 16 | p->key.dport)) & 0xfffff;
+	__u32 label = (k->src[3] ^ k->src[0] ^
+		       ((__u32)k->sport << 16 | k->dport)) & 0xfffff;
 
 	/* Version, traffic class and flow label: one word, no bitfield writes. */
-	*(__be32 *)o = bpf_htonl(6U << 28 | (__u32)p->tos << 20 | label);
-	o->payload_len = bpf_htons(p->l3_len);
-	o->nexthdr = p->key.family == SL_FAMILY_V4 ? IPPROTO_IPIP : IPPROTO_IPV6;
+	*(__be32 *)o = bpf_htonl(6U << 28 | (__u32)tos << 20 | label);
+	o->payload_len = bpf_htons(l3_len);
+	o->nexthdr = k->family == SL_FAMILY_V4 ? IPPROTO_IPIP : IPPROTO_IPV6;
 	o->hop_limit = SL_OUTER_TTL;
 	__builtin_memcpy(&o->saddr, be->src, sizeof(o->saddr));
 	__builtin_memcpy(&o->daddr, be->addr, sizeof(o->daddr));
@@ -164,7 +167,7 @@ static __always_inline int encap(struct xdp_md *ctx, const struct sl_pkt *p,
 
 		if ((void *)(o6 + 1) > data_end)
 			return SL_DROP_ADJUST;
-		outer_ipv6(o6, p, be);
+		outer_ipv6(o6, &p->key, p->tos, p->l3_len, be);
 	} else {
 		struct iphdr *o4 = data;
 

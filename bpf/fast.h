@@ -1,11 +1,12 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
-/* The fast path: an established IPv4 flow the per-CPU flow cache holds. */
+/* The fast path: established flows that the per-CPU flow cache holds. */
 #ifndef SLUICE_BPF_FAST_H
 #define SLUICE_BPF_FAST_H
 
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
 #include <linux/ip.h>
+#include <linux/ipv6.h>
 #include <linux/in.h>
 #include <linux/tcp.h>
 #include <linux/udp.h>
@@ -18,100 +19,203 @@
 #include "encap.h"
 
 /*
- * Almost every packet a balancer sees is of one kind: IPv4 without options
- * or VLAN tag, TCP or UDP, not a fragment, not a SYN, of a flow in this
- * CPU's flow cache, toward an IPv4 backend whose next hop is known and is
- * reached through the receiving interface. fast_v4() checks such a packet as
- * the full path would, then encapsulates and counts it, in one straight pass
- * without struct sl_pkt and without the cases the general code must handle
- * (VLAN, IPv6, padding, FIB, redirect); the compiler then keeps its values in
- * registers instead of the stack. Returns the XDP action, or SL_CONTINUE with
- * the packet untouched and nothing counted: the full path decides those, so
- * this is only a shortcut. The packet tests send every kind of packet
- * through both (every_path_forwards_alike, malformed_in_a_cached_flow).
+ * Almost every packet a balancer sees is of one kind: IPv4 without options,
+ * or IPv6 without extension headers, no VLAN tag, TCP or UDP, not a
+ * fragment, not a SYN, of a flow in this CPU's flow cache, toward a backend
+ * of the same family whose next hop is known and reached through the
+ * receiving interface. fast_path() checks such a packet as the full path
+ * would, then encapsulates and counts it in one straight pass, without
+ * struct sl_pkt and without the cases the general code must handle (VLAN,
+ * padding, FIB, redirect, IPv4 in IPv6); the compiler then keeps its values
+ * in registers instead of the stack. It returns the XDP action, or
+ * SL_CONTINUE with the packet untouched and nothing counted: the full path
+ * decides those, so this is only a shortcut. The packet tests send every
+ * kind of packet through both (every_path_forwards_alike,
+ * malformed_in_a_cached_flow).
  */
-static __always_inline int fast_v4(struct xdp_md *ctx)
+
+/*
+ * True when the TCP or UDP header at @l4, in an IP payload of @l4_len bytes
+ * that ends the frame, is one the full path accepts (parse_l4) and does not
+ * start a connection (a SYN without ACK re-picks its backend).
+ */
+static __always_inline bool fast_l4_ok(void *l4, void *data_end, __u8 proto,
+				       __u32 l4_len)
 {
-	void *data = (void *)(long)ctx->data;
-	void *data_end = (void *)(long)ctx->data_end;
-	__u16 *eth = data, m0, m1, m2;
-	struct iphdr *ip = data + ETH_HLEN;
-	__u8 *l4 = (__u8 *)(ip + 1);
+	if (proto == IPPROTO_TCP) {
+		struct tcphdr *th = l4;
+
+		if ((void *)(th + 1) > data_end)
+			return false;
+		if (th->doff < 5 || th->doff * 4 > l4_len)
+			return false;
+		return !(th->syn && !th->ack);
+	}
+	if (proto == IPPROTO_UDP) {
+		struct udphdr *uh = l4;
+		__u32 len;
+
+		if ((void *)(uh + 1) > data_end)
+			return false;
+		len = bpf_ntohs(uh->len);
+		return len >= sizeof(*uh) && len <= l4_len;
+	}
+	return false;
+}
+
+/*
+ * This CPU's cache entry for flow @k when it is valid (as fcache_lookup)
+ * and the fast path can send to its slot copy: a backend of the flow's
+ * family with a known MAC, reached through the receiving interface, with
+ * room for @l3_len bytes plus the outer header under sl_mtu. Else NULL.
+ */
+static __always_inline struct sl_fcache *fast_entry(struct xdp_md *ctx,
+						    const struct sl_flow_key *k,
+						    __u32 l3_len)
+{
+	struct sl_fcache *c = fcache_entry(k);
+	int len = k->family == SL_FAMILY_V6 ? SL_ENCAP_V6 : SL_ENCAP_V4;
+
+	if (!c || c->seen != sl_clock || c->epoch != sl_be_epoch ||
+	    !is_same_flow(&c->key, k))
+		return NULL;
+	if (c->be.family != k->family || !(c->be.flags & SL_BE_F_MAC))
+		return NULL;
+	if (l3_len + len > sl_mtu)
+		return NULL;
+	if (c->be.ifindex && c->be.ifindex != ctx->ingress_ifindex)
+		return NULL;
+	return c;
+}
+
+/*
+ * Make room for an outer header of @len bytes and write the Ethernet header
+ * in front of it: to @be's next hop, from our own MAC @m (the frame's old
+ * destination, as 3 words), EtherType @proto. Returns the outer header, or
+ * NULL when the packet could not grow.
+ */
+static __always_inline void *fast_push(struct xdp_md *ctx, int len,
+				       const struct sl_backend *be,
+				       __u16 m0, __u16 m1, __u16 m2, __be16 proto)
+{
+	const __u16 *mac = (const __u16 *)be->mac;
+	void *data, *data_end;
+	__u16 *eth;
+
+	if (bpf_xdp_adjust_head(ctx, -len))
+		return NULL;
+	data = (void *)(long)ctx->data;
+	data_end = (void *)(long)ctx->data_end;
+	eth = data;
+	if (data + ETH_HLEN + len > data_end)
+		return NULL;
+	eth[0] = mac[0];
+	eth[1] = mac[1];
+	eth[2] = mac[2];
+	eth[3] = m0;
+	eth[4] = m1;
+	eth[5] = m2;
+	eth[6] = proto;
+	return data + ETH_HLEN;
+}
+
+/* IPv4, 20-byte header: IPIP toward an IPv4 backend. */
+static __always_inline int fast_v4(struct xdp_md *ctx, void *data, void *data_end)
+{
+	__u16 *eth = data;
+	struct iphdr *ip = data + ETH_HLEN, *o;
 	struct sl_fcache *c;
 	struct sl_flow_key k;
 	__u64 *w = (__u64 *)&k;
 	__u32 tot;
 	__u8 tos;
 
-	/* Room for the ports (the TCP header is checked below). */
-	if (l4 + sizeof(struct udphdr) > (__u8 *)data_end)
+	if ((void *)(ip + 1) > data_end)
 		return SL_CONTINUE;
-	if (eth[6] != bpf_htons(ETH_P_IP) || *(__u8 *)ip != 0x45)
-		return SL_CONTINUE;
-	if (ip->frag_off & bpf_htons(SL_IP_MF | SL_IP_OFFSET))
+	if (*(__u8 *)ip != 0x45 || (ip->frag_off & bpf_htons(SL_IP_MF | SL_IP_OFFSET)))
 		return SL_CONTINUE;
 	tot = bpf_ntohs(ip->tot_len);
 	/* The IP packet fills the frame: no padding to trim, nothing cut. */
 	if (data + ETH_HLEN + tot != data_end)
 		return SL_CONTINUE;
-	if (ip->protocol == IPPROTO_TCP) {
-		struct tcphdr *th = (struct tcphdr *)l4;
-
-		if ((void *)(th + 1) > data_end)
-			return SL_CONTINUE;
-		if (th->doff < 5 || th->doff * 4 > tot - sizeof(*ip))
-			return SL_CONTINUE;
-		if (th->syn && !th->ack)
-			return SL_CONTINUE;
-	} else if (ip->protocol == IPPROTO_UDP) {
-		struct udphdr *uh = (struct udphdr *)l4;
-		__u32 len = bpf_ntohs(uh->len);
-
-		if (len < sizeof(*uh) || len > tot - sizeof(*ip))
-			return SL_CONTINUE;
-	} else {
+	if (!fast_l4_ok(ip + 1, data_end, ip->protocol, tot - sizeof(*ip)))
 		return SL_CONTINUE;
-	}
 
 	w[0] = key_word(ip->saddr, 0);
 	w[1] = 0;
 	w[2] = key_word(ip->daddr, 0);
 	w[3] = 0;
-	w[4] = key_word(*(__u32 *)l4, key_proto_family(ip->protocol, SL_FAMILY_V4));
-	c = fcache_entry(&k);
-	if (!c || c->seen != sl_clock || c->epoch != sl_be_epoch ||
-	    !is_same_flow(&c->key, &k))
-		return SL_CONTINUE;
-	if (c->be.family != SL_FAMILY_V4 || !(c->be.flags & SL_BE_F_MAC))
-		return SL_CONTINUE;
-	if (tot + SL_ENCAP_V4 > sl_mtu || (*(__u8 *)data & 1))
-		return SL_CONTINUE;
-	if (c->be.ifindex && c->be.ifindex != ctx->ingress_ifindex)
+	w[4] = key_word(*(__u32 *)(ip + 1), key_proto_family(ip->protocol, SL_FAMILY_V4));
+	c = fast_entry(ctx, &k, tot);
+	if (!c)
 		return SL_CONTINUE;
 
 	tos = ip->tos;
-	m0 = eth[0];
-	m1 = eth[1];
-	m2 = eth[2];
-	if (bpf_xdp_adjust_head(ctx, -SL_ENCAP_V4))
+	o = fast_push(ctx, SL_ENCAP_V4, &c->be, eth[0], eth[1], eth[2], bpf_htons(ETH_P_IP));
+	if (!o)
 		return verdict(SL_DROP_ADJUST);
-	data = (void *)(long)ctx->data;
-	data_end = (void *)(long)ctx->data_end;
-	eth = data;
-	ip = data + ETH_HLEN;
-	if ((void *)(ip + 1) > data_end)
-		return verdict(SL_DROP_ADJUST);
-	eth[0] = ((__u16 *)c->be.mac)[0];
-	eth[1] = ((__u16 *)c->be.mac)[1];
-	eth[2] = ((__u16 *)c->be.mac)[2];
-	eth[3] = m0;
-	eth[4] = m1;
-	eth[5] = m2;
-	eth[6] = bpf_htons(ETH_P_IP);
-	ipv4_hdr_write(ip, tos, tot + SL_ENCAP_V4, SL_OUTER_TTL, IPPROTO_IPIP,
+	ipv4_hdr_write(o, tos, tot + SL_ENCAP_V4, SL_OUTER_TTL, IPPROTO_IPIP,
 		       c->be.src[0], c->be.addr[0]);
 	count_forward(c->backend, ETH_HLEN + tot, false);
 	return verdict(SL_TX_ENCAP);
+}
+
+/* IPv6, TCP or UDP right after the fixed header: IP6IP6 toward an IPv6 backend. */
+static __always_inline int fast_v6(struct xdp_md *ctx, void *data, void *data_end)
+{
+	__u16 *eth = data;
+	struct ipv6hdr *ip6 = data + ETH_HLEN, *o;
+	const __u64 *a = (const void *)&ip6->saddr;	/* saddr, daddr: 4 words */
+	struct sl_fcache *c;
+	struct sl_flow_key k;
+	__u64 *w = (__u64 *)&k;
+	__u32 tot;
+	__u8 tos;
+
+	if ((void *)(ip6 + 1) > data_end)
+		return SL_CONTINUE;
+	if (ip6->version != 6)
+		return SL_CONTINUE;
+	tot = sizeof(*ip6) + bpf_ntohs(ip6->payload_len);
+	if (data + ETH_HLEN + tot != data_end)
+		return SL_CONTINUE;
+	/* Extension headers (fragments among them) are the full path's. */
+	if (!fast_l4_ok(ip6 + 1, data_end, ip6->nexthdr, tot - sizeof(*ip6)))
+		return SL_CONTINUE;
+
+	w[0] = a[0];
+	w[1] = a[1];
+	w[2] = a[2];
+	w[3] = a[3];
+	w[4] = key_word(*(__u32 *)(ip6 + 1), key_proto_family(ip6->nexthdr, SL_FAMILY_V6));
+	c = fast_entry(ctx, &k, tot);
+	if (!c)
+		return SL_CONTINUE;
+
+	tos = (ip6->priority << 4) | (ip6->flow_lbl[0] >> 4);
+	o = fast_push(ctx, SL_ENCAP_V6, &c->be, eth[0], eth[1], eth[2], bpf_htons(ETH_P_IPV6));
+	if (!o)
+		return verdict(SL_DROP_ADJUST);
+	outer_ipv6(o, &k, tos, tot, &c->be);
+	count_forward(c->backend, ETH_HLEN + tot, false);
+	return verdict(SL_TX_ENCAP);
+}
+
+/* The fast path for the frame of @ctx: an XDP action, or SL_CONTINUE. */
+static __always_inline int fast_path(struct xdp_md *ctx)
+{
+	void *data = (void *)(long)ctx->data;
+	void *data_end = (void *)(long)ctx->data_end;
+	__u16 *eth = data;
+
+	/* Our MAC becomes the source: never a group address. */
+	if ((void *)(eth + ETH_HLEN / 2) > data_end || (*(__u8 *)data & 1))
+		return SL_CONTINUE;
+	if (eth[6] == bpf_htons(ETH_P_IP))
+		return fast_v4(ctx, data, data_end);
+	if (eth[6] == bpf_htons(ETH_P_IPV6))
+		return fast_v6(ctx, data, data_end);
+	return SL_CONTINUE;
 }
 
 #endif /* SLUICE_BPF_FAST_H */

@@ -85,7 +85,7 @@ out:
 SEC("xdp")
 int sluice_xdp(struct xdp_md *ctx)
 {
-	int act = fast_v4(ctx);
+	int act = fast_path(ctx);
 
 	if (sl_likely(act != SL_CONTINUE))
 		return act;
