@@ -49,6 +49,8 @@ static const struct fx_vip fx[] = {
 	{ "10.0.0.102", 80, 17, 5, 0, { "2001:db8:1::a", "2001:db8:1::b" }, 50 },
 	/* IPv6 VIP with an IPv4 backend: the config refuses it, the program drops */
 	{ "2001:db8::101", 80, 6, 6, 0, { "10.1.0.9" }, 60 },
+	/* IPv6 UDP, IP6IP6 */
+	{ "2001:db8::100", 53, 17, 9, 0, { "2001:db8:1::1", "2001:db8:1::2" }, 80 },
 };
 
 #define SRC4 "10.0.0.2"
@@ -117,7 +119,13 @@ static int vip_stats(const struct fx_vip *v, struct sl_counters *c)
 static void setup(void)
 {
 	struct dp_opts o = { .hash_seed = SEED, .mtu = 1500, .flow_entries = 65536 };
+	int cpu = sched_getcpu();
+	cpu_set_t one;
 
+	/* The flow cache is per CPU: every packet of a test must find the same one. */
+	CPU_ZERO(&one);
+	CPU_SET(cpu >= 0 ? cpu : 0, &one);
+	cr_assert_eq(sched_setaffinity(0, sizeof(one), &one), 0, "pinning: %s", strerror(errno));
 	dp = dp_open(&o);
 	cr_assert_not_null(dp, "dp_open: %s", strerror(errno));
 	for (size_t i = 0; i < sizeof(fx) / sizeof(fx[0]); i++)
@@ -643,6 +651,8 @@ static struct fwd_case fwd_cases[] = {
 	{ "VLAN v6", { 6, "2001:db8:9::40", "2001:db8::100", 40111, 80, 6, .payload = 5,
 		       .vlan = 7 }, 3, 0 },
 	{ "padded v6", { 6, "2001:db8:9::40", "2001:db8::100", 40112, 80, 6 }, 3, 2 },
+	{ "UDP v6", { 6, "2001:db8:9::40", "2001:db8::100", 40113, 53, 17, .payload = 33,
+		      .tos = 0x2c }, 6, 0 },
 	{ "v4 to IPv6 backends", { 4, "192.0.2.40", "10.0.0.102", 40109, 80, 17,
 				   .payload = 20 }, 4, 0 },
 };
@@ -759,7 +769,23 @@ Test(pkt, cached_flow_syn_is_a_new_flow_on_the_same_backend)
 	}
 }
 
-/* Two flows in one cache slot: the second is not sent where the first goes. */
+/*
+ * Two flows in one cache slot: warm @a's, then send @b's (Maglev backend
+ * @want, not @a's): it must go to its own backend, as a new flow.
+ */
+static void check_slot_shared(const struct pkt_spec *a, const struct pkt_spec *b, __u32 want)
+{
+	struct sl_counters k;
+	__u8 in[PKT_MAX];
+	size_t len = pkt_build(b, in);
+	struct run r = run_cached(a, in, len);
+
+	cr_assert_eq(r.action, XDP_TX_);
+	cr_assert_eq(out_backend(&r), want, "%s took %s's cached backend", b->src, a->src);
+	cr_assert_eq(dp_backend_stats(dp, want, &k), 0);
+	cr_assert_eq(k.new_flows, 1, "a new flow, not a cache hit");
+}
+
 Test(pkt, flows_sharing_a_cache_slot_keep_their_own_backends)
 {
 	/*
@@ -771,8 +797,6 @@ Test(pkt, flows_sharing_a_cache_slot_keep_their_own_backends)
 	struct pkt_spec a = { 4, "192.0.2.63", "10.0.0.100", 0, 80, 6 };
 	struct pkt_spec b = { 4, "193.0.2.63", "10.0.0.100", 0, 80, 6 };
 	__u32 want_a = 0, want_b = 0;
-	__u8 in[PKT_MAX];
-	struct sl_counters k;
 
 	for (__u16 p = 41000; p < 41100 && want_a == want_b; p++) {
 		a.sport = p;
@@ -781,13 +805,59 @@ Test(pkt, flows_sharing_a_cache_slot_keep_their_own_backends)
 		want_b = expected_backend(&b, 1, false);
 	}
 	cr_assert_neq(want_a, want_b, "no port pair with different backends");
-	size_t len = pkt_build(&b, in);
-	struct run r = run_cached(&a, in, len);
+	check_slot_shared(&a, &b, want_b);
+}
+
+Test(pkt, v6_flows_sharing_a_cache_slot_keep_their_own_backends)
+{
+	/* Source bytes 11 and 15 (bits 24..31 and 56..63 of key word 1) xor-cancel in the fold. */
+	struct pkt_spec a = { 6, "2001:db8:9::1", "2001:db8::100", 41000, 80, 6 };
+	struct pkt_spec b = a;
+	__u32 want_a = expected_backend(&a, 4, false), want_b = want_a;
+	__u8 sa[16], sb[16];
+
+	cr_assert_eq(inet_pton(AF_INET6, a.src, sa), 1);
+	for (int v = 1; v < 256 && want_a == want_b; v++) {
+		memcpy(sb, sa, sizeof(sb));
+		sb[11] ^= (__u8)v;
+		sb[15] ^= (__u8)v;
+		inet_ntop(AF_INET6, sb, b.src, sizeof(b.src));
+		want_b = expected_backend(&b, 4, false);
+	}
+	cr_assert_neq(want_a, want_b, "no address pair with different backends");
+	check_slot_shared(&a, &b, want_b);
+}
+
+/* The inner IPv6 flow label is the flow's own: the outer traffic class copies only the inner one. */
+Test(pkt, v6_inner_flow_label_stays_inside)
+{
+	struct pkt_spec s = { 6, "2001:db8:9::44", "2001:db8::100", 40120, 80, 6,
+			      .payload = 8, .tos = 0xb8 };
+	__u8 in[PKT_MAX];
+	size_t len = pkt_build(&s, in);
+
+	in[14 + 1] |= 0x0f;	/* flow label 0xfabcd */
+	in[14 + 2] = 0xab;
+	in[14 + 3] = 0xcd;
+	struct run r = run_thrice(in, len);
 
 	cr_assert_eq(r.action, XDP_TX_);
-	cr_assert_eq(out_backend(&r), want_b, "took the cached flow's backend");
-	cr_assert_eq(dp_backend_stats(dp, want_b, &k), 0);
-	cr_assert_eq(k.new_flows, 1, "a new flow, not a cache hit");
+	cr_assert_eq(((r.out[14] & 0xf) << 4) | (r.out[15] >> 4), 0xb8, "outer traffic class");
+}
+
+/* UDP with the addresses and ports of a cached TCP flow is another flow. */
+Test(pkt, v6_udp_with_a_cached_tcp_flows_ports_is_not_that_flow)
+{
+	struct pkt_spec t = { 6, "2001:db8:9::45", "2001:db8::100", 40121, 80, 6 };
+	struct pkt_spec u = t;
+	__u8 in[PKT_MAX];
+
+	u.proto = 17;	/* [2001:db8::100]:80/udp is no VIP */
+	size_t len = pkt_build(&u, in);
+	struct run r = run_cached(&t, in, len);
+
+	cr_assert_eq(r.action, XDP_PASS_, "action %d (%s)", r.action, last_reason());
+	cr_assert_eq(reason(SL_PASS_NOT_VIP), 1);
 }
 
 /* A frame of another EtherType is not IP, whatever its bytes look like. */
