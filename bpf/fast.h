@@ -22,11 +22,11 @@
  * Almost every packet a balancer sees is of one kind: IPv4 without options,
  * or IPv6 without extension headers, no VLAN tag, TCP or UDP, not a
  * fragment, not a SYN, of a flow in this CPU's flow cache, toward a backend
- * of the same family whose next hop is known and reached through the
- * receiving interface. fast_path() checks such a packet as the full path
- * would, then encapsulates and counts it in one straight pass, without
- * struct sl_pkt and without the cases the general code must handle (VLAN,
- * padding, FIB, redirect, IPv4 in IPv6); the compiler then keeps its values
+ * whose next hop is known and reached through the receiving interface.
+ * fast_path() checks such a packet as the full path would, then
+ * encapsulates (IPIP, IP6IP6 or IPv4 in IPv6) and counts it in one straight
+ * pass, without struct sl_pkt and without the cases the general code must
+ * handle (VLAN, padding, FIB, redirect); the compiler then keeps its values
  * in registers instead of the stack. It returns the XDP action, or
  * SL_CONTINUE with the packet untouched and nothing counted: the full path
  * decides those, so this is only a shortcut. The packet tests send every
@@ -65,23 +65,27 @@ static __always_inline bool fast_l4_ok(void *l4, void *data_end, __u8 proto,
 
 /*
  * This CPU's cache entry for flow @k when it is valid (as fcache_lookup)
- * and the fast path can send to its slot copy: a backend of the flow's
- * family with a known MAC, reached through the receiving interface, with
- * room for @l3_len bytes plus the outer header under sl_mtu. Else NULL.
+ * and the fast path can send to its slot copy: an IPv6 backend, or an IPv4
+ * one for an IPv4 flow, with a known MAC, reached through the receiving
+ * interface, with room for @l3_len bytes plus the outer header under
+ * sl_mtu. Else NULL.
  */
 static __always_inline struct sl_fcache *fast_entry(struct xdp_md *ctx,
 						    const struct sl_flow_key *k,
 						    __u32 l3_len)
 {
 	struct sl_fcache *c = fcache_entry(k);
-	int len = k->family == SL_FAMILY_V6 ? SL_ENCAP_V6 : SL_ENCAP_V4;
 
 	if (!c || c->seen != sl_clock || c->epoch != sl_be_epoch ||
 	    !is_same_flow(&c->key, k))
 		return NULL;
-	if (c->be.family != k->family || !(c->be.flags & SL_BE_F_MAC))
+	/* An IPv6 flow cannot ride in IPv4: the full path drops it (DROP_FAMILY). */
+	if (c->be.family != SL_FAMILY_V6 &&
+	    (c->be.family != SL_FAMILY_V4 || k->family != SL_FAMILY_V4))
 		return NULL;
-	if (l3_len + len > sl_mtu)
+	if (!(c->be.flags & SL_BE_F_MAC))
+		return NULL;
+	if (l3_len + (c->be.family == SL_FAMILY_V6 ? SL_ENCAP_V6 : SL_ENCAP_V4) > sl_mtu)
 		return NULL;
 	if (c->be.ifindex && c->be.ifindex != ctx->ingress_ifindex)
 		return NULL;
@@ -119,11 +123,12 @@ static __always_inline void *fast_push(struct xdp_md *ctx, int len,
 	return data + ETH_HLEN;
 }
 
-/* IPv4, 20-byte header: IPIP toward an IPv4 backend. */
+/* IPv4, 20-byte header: IPIP toward an IPv4 backend, IPv4 in IPv6 toward an IPv6 one. */
 static __always_inline int fast_v4(struct xdp_md *ctx, void *data, void *data_end)
 {
 	__u16 *eth = data;
 	struct iphdr *ip = data + ETH_HLEN, *o;
+	struct ipv6hdr *o6;
 	struct sl_fcache *c;
 	struct sl_flow_key k;
 	__u64 *w = (__u64 *)&k;
@@ -151,11 +156,20 @@ static __always_inline int fast_v4(struct xdp_md *ctx, void *data, void *data_en
 		return SL_CONTINUE;
 
 	tos = ip->tos;
-	o = fast_push(ctx, SL_ENCAP_V4, &c->be, eth[0], eth[1], eth[2], bpf_htons(ETH_P_IP));
-	if (!o)
-		return verdict(SL_DROP_ADJUST);
-	ipv4_hdr_write(o, tos, tot + SL_ENCAP_V4, SL_OUTER_TTL, IPPROTO_IPIP,
-		       c->be.src[0], c->be.addr[0]);
+	if (sl_unlikely(c->be.family == SL_FAMILY_V6)) {
+		o6 = fast_push(ctx, SL_ENCAP_V6, &c->be, eth[0], eth[1], eth[2],
+			       bpf_htons(ETH_P_IPV6));
+		if (!o6)
+			return verdict(SL_DROP_ADJUST);
+		outer_ipv6(o6, &k, tos, tot, &c->be);
+	} else {
+		o = fast_push(ctx, SL_ENCAP_V4, &c->be, eth[0], eth[1], eth[2],
+			      bpf_htons(ETH_P_IP));
+		if (!o)
+			return verdict(SL_DROP_ADJUST);
+		ipv4_hdr_write(o, tos, tot + SL_ENCAP_V4, SL_OUTER_TTL, IPPROTO_IPIP,
+			       c->be.src[0], c->be.addr[0]);
+	}
 	count_forward(c->backend, ETH_HLEN + tot, false);
 	return verdict(SL_TX_ENCAP);
 }

@@ -726,25 +726,26 @@ static struct run run_cached(const struct pkt_spec *s, const __u8 *in, size_t le
 
 Test(pkt, cached_flow_too_big_is_dropped)
 {
-	/* IPv4 into IPIP (20 more bytes), IPv6 into IP6IP6 (40 more). */
-	struct pkt_spec s[2] = { { 4, "192.0.2.41", "10.0.0.100", 40110, 80, 6 },
-				 { 6, "2001:db8:9::41", "2001:db8::100", 40110, 80, 6 } };
-	__u16 fits[2] = { 1500 - 20 - 20 - 20, 1500 - 40 - 40 - 20 };
+	/* IPv4 into IPIP (20 more bytes), IPv6 into IP6IP6 and IPv4 (UDP) into IPv6 (40 more). */
+	struct pkt_spec s[3] = { { 4, "192.0.2.41", "10.0.0.100", 40110, 80, 6 },
+				 { 6, "2001:db8:9::41", "2001:db8::100", 40110, 80, 6 },
+				 { 4, "192.0.2.41", "10.0.0.102", 40110, 80, 17 } };
+	__u16 fits[3] = { 1500 - 20 - 20 - 20, 1500 - 40 - 40 - 20, 1500 - 40 - 20 - 8 };
 	__u8 in[PKT_MAX];
 
-	for (int i = 0; i < 2; i++) {
+	for (int i = 0; i < 3; i++) {
 		struct pkt_spec big = s[i];
 
 		big.payload = (__u16)(fits[i] + 10);
 		size_t len = pkt_build(&big, in);
 		struct run r = run_cached(&s[i], in, len);
 
-		cr_assert_eq(r.action, XDP_DROP_, "IPv%d: action %d (%s)", s[i].family,
-			     r.action, last_reason());
+		cr_assert_eq(r.action, XDP_DROP_, "case %d: action %d (%s)", i, r.action,
+			     last_reason());
 		cr_assert_eq(reason(SL_DROP_TOO_BIG), (__u64)i + 1);
 		big.payload = fits[i];	/* exactly the MTU after encapsulation */
 		len = pkt_build(&big, in);
-		cr_assert_eq(run_pkt(in, len).action, XDP_TX_, "IPv%d", s[i].family);
+		cr_assert_eq(run_pkt(in, len).action, XDP_TX_, "case %d", i);
 	}
 }
 
