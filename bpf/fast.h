@@ -123,17 +123,42 @@ static __always_inline void *fast_push(struct xdp_md *ctx, int len,
 	return data + ETH_HLEN;
 }
 
-/* IPv4, 20-byte header: IPIP toward an IPv4 backend, IPv4 in IPv6 toward an IPv6 one. */
+/*
+ * Encapsulate the @tot-byte IP packet of flow @k toward the backend of
+ * cache entry @c (IPIP, or IPv6 outer for an IPv6 backend), from our MAC
+ * @m0..@m2, and count it. Returns the XDP action.
+ */
+static __always_inline int fast_send(struct xdp_md *ctx, const struct sl_fcache *c,
+				     const struct sl_flow_key *k, __u8 tos, __u32 tot,
+				     __u16 m0, __u16 m1, __u16 m2)
+{
+	struct ipv6hdr *o6;
+	struct iphdr *o;
+
+	if (c->be.family == SL_FAMILY_V6) {
+		o6 = fast_push(ctx, SL_ENCAP_V6, &c->be, m0, m1, m2, bpf_htons(ETH_P_IPV6));
+		if (!o6)
+			return verdict(SL_DROP_ADJUST);
+		outer_ipv6(o6, k, tos, tot, &c->be);
+	} else {
+		o = fast_push(ctx, SL_ENCAP_V4, &c->be, m0, m1, m2, bpf_htons(ETH_P_IP));
+		if (!o)
+			return verdict(SL_DROP_ADJUST);
+		ipv4_hdr_write(o, tos, tot + SL_ENCAP_V4, SL_OUTER_TTL, IPPROTO_IPIP,
+			       c->be.src[0], c->be.addr[0]);
+	}
+	count_forward(c->backend, ETH_HLEN + tot, false);
+	return verdict(SL_TX_ENCAP);
+}
+
+/* IPv4 with a 20-byte header. */
 static __always_inline int fast_v4(struct xdp_md *ctx, void *data, void *data_end)
 {
 	__u16 *eth = data;
-	struct iphdr *ip = data + ETH_HLEN, *o;
-	struct ipv6hdr *o6;
+	struct iphdr *ip = data + ETH_HLEN;
 	struct sl_fcache *c;
 	struct sl_flow_key k;
-	__u64 *w = (__u64 *)&k;
 	__u32 tot;
-	__u8 tos;
 
 	if ((void *)(ip + 1) > data_end)
 		return SL_CONTINUE;
@@ -145,46 +170,21 @@ static __always_inline int fast_v4(struct xdp_md *ctx, void *data, void *data_en
 		return SL_CONTINUE;
 	if (!fast_l4_ok(ip + 1, data_end, ip->protocol, tot - sizeof(*ip)))
 		return SL_CONTINUE;
-
-	w[0] = key_word(ip->saddr, 0);
-	w[1] = 0;
-	w[2] = key_word(ip->daddr, 0);
-	w[3] = 0;
-	w[4] = key_word(*(__u32 *)(ip + 1), key_proto_family(ip->protocol, SL_FAMILY_V4));
+	key_v4(&k, ip->saddr, ip->daddr, *(__u32 *)(ip + 1), ip->protocol);
 	c = fast_entry(ctx, &k, tot);
 	if (!c)
 		return SL_CONTINUE;
-
-	tos = ip->tos;
-	if (sl_unlikely(c->be.family == SL_FAMILY_V6)) {
-		o6 = fast_push(ctx, SL_ENCAP_V6, &c->be, eth[0], eth[1], eth[2],
-			       bpf_htons(ETH_P_IPV6));
-		if (!o6)
-			return verdict(SL_DROP_ADJUST);
-		outer_ipv6(o6, &k, tos, tot, &c->be);
-	} else {
-		o = fast_push(ctx, SL_ENCAP_V4, &c->be, eth[0], eth[1], eth[2],
-			      bpf_htons(ETH_P_IP));
-		if (!o)
-			return verdict(SL_DROP_ADJUST);
-		ipv4_hdr_write(o, tos, tot + SL_ENCAP_V4, SL_OUTER_TTL, IPPROTO_IPIP,
-			       c->be.src[0], c->be.addr[0]);
-	}
-	count_forward(c->backend, ETH_HLEN + tot, false);
-	return verdict(SL_TX_ENCAP);
+	return fast_send(ctx, c, &k, ip->tos, tot, eth[0], eth[1], eth[2]);
 }
 
-/* IPv6, TCP or UDP right after the fixed header: IP6IP6 toward an IPv6 backend. */
+/* IPv6 with TCP or UDP right after the fixed header. */
 static __always_inline int fast_v6(struct xdp_md *ctx, void *data, void *data_end)
 {
 	__u16 *eth = data;
-	struct ipv6hdr *ip6 = data + ETH_HLEN, *o;
-	const __u64 *a = (const void *)&ip6->saddr;	/* saddr, daddr: 4 words */
+	struct ipv6hdr *ip6 = data + ETH_HLEN;
 	struct sl_fcache *c;
 	struct sl_flow_key k;
-	__u64 *w = (__u64 *)&k;
 	__u32 tot;
-	__u8 tos;
 
 	if ((void *)(ip6 + 1) > data_end)
 		return SL_CONTINUE;
@@ -196,23 +196,12 @@ static __always_inline int fast_v6(struct xdp_md *ctx, void *data, void *data_en
 	/* Extension headers (fragments among them) are the full path's. */
 	if (!fast_l4_ok(ip6 + 1, data_end, ip6->nexthdr, tot - sizeof(*ip6)))
 		return SL_CONTINUE;
-
-	w[0] = a[0];
-	w[1] = a[1];
-	w[2] = a[2];
-	w[3] = a[3];
-	w[4] = key_word(*(__u32 *)(ip6 + 1), key_proto_family(ip6->nexthdr, SL_FAMILY_V6));
+	key_v6(&k, (const __u64 *)&ip6->saddr, *(__u32 *)(ip6 + 1), ip6->nexthdr);
+	/* fast_entry gives an IPv6 flow only an IPv6 backend: IP6IP6. */
 	c = fast_entry(ctx, &k, tot);
 	if (!c)
 		return SL_CONTINUE;
-
-	tos = (ip6->priority << 4) | (ip6->flow_lbl[0] >> 4);
-	o = fast_push(ctx, SL_ENCAP_V6, &c->be, eth[0], eth[1], eth[2], bpf_htons(ETH_P_IPV6));
-	if (!o)
-		return verdict(SL_DROP_ADJUST);
-	outer_ipv6(o, &k, tos, tot, &c->be);
-	count_forward(c->backend, ETH_HLEN + tot, false);
-	return verdict(SL_TX_ENCAP);
+	return fast_send(ctx, c, &k, ipv6_tclass(ip6), tot, eth[0], eth[1], eth[2]);
 }
 
 /* The fast path for the frame of @ctx: an XDP action, or SL_CONTINUE. */

@@ -54,6 +54,43 @@ static __always_inline __u32 key_proto_family(__u8 proto, __u8 family)
 #endif
 }
 
+/*
+ * The flow key of an IPv4 packet, in the words it is read in. @ports: the
+ * first 4 bytes of the TCP/UDP header as they lie in the packet (0 until
+ * parse_l4 reads them). The full path and the fast path (fast.h) both build
+ * keys here, so a cache entry one fills is found by the other.
+ */
+static __always_inline void key_v4(struct sl_flow_key *k, __be32 saddr, __be32 daddr,
+				   __u32 ports, __u8 proto)
+{
+	__u64 *w = (__u64 *)k;
+
+	w[0] = key_word(saddr, 0);
+	w[1] = 0;
+	w[2] = key_word(daddr, 0);
+	w[3] = 0;
+	w[4] = key_word(ports, key_proto_family(proto, SL_FAMILY_V4));
+}
+
+/* The same for IPv6; @a: source and destination address as 4 words. */
+static __always_inline void key_v6(struct sl_flow_key *k, const __u64 *a, __u32 ports,
+				   __u8 proto)
+{
+	__u64 *w = (__u64 *)k;
+
+	w[0] = a[0];
+	w[1] = a[1];
+	w[2] = a[2];
+	w[3] = a[3];
+	w[4] = key_word(ports, key_proto_family(proto, SL_FAMILY_V6));
+}
+
+/* The traffic class of an IPv6 header (it straddles two bytes). */
+static __always_inline __u8 ipv6_tclass(const struct ipv6hdr *ip6)
+{
+	return (ip6->priority << 4) | (ip6->flow_lbl[0] >> 4);
+}
+
 /* Parse Ethernet and one optional VLAN tag; returns SL_CONTINUE or a reason. */
 static __always_inline int parse_l2(struct sl_pkt *p, void *data, void *data_end)
 {
@@ -76,7 +113,6 @@ static __always_inline int parse_ipv4(struct sl_pkt *p, void *l3, void *data_end
 {
 	struct iphdr *iph = l3;
 	__u32 ihl, tot;
-	__u64 *w;
 
 	if ((void *)(iph + 1) > data_end)
 		return SL_DROP_BAD_IP;
@@ -89,12 +125,7 @@ static __always_inline int parse_ipv4(struct sl_pkt *p, void *l3, void *data_end
 
 	p->l3_len = tot;
 	p->tos = iph->tos;
-	w = (__u64 *)&p->key;
-	w[0] = key_word(iph->saddr, 0);
-	w[1] = 0;
-	w[2] = key_word(iph->daddr, 0);
-	w[3] = 0;
-	w[4] = key_word(0, key_proto_family(iph->protocol, SL_FAMILY_V4));
+	key_v4(&p->key, iph->saddr, iph->daddr, 0, iph->protocol);
 	p->is_frag = (iph->frag_off & bpf_htons(SL_IP_MF | SL_IP_OFFSET)) != 0;
 	*l4 = l3 + ihl;
 	return SL_CONTINUE;
@@ -106,7 +137,6 @@ static __always_inline int parse_ipv6(struct sl_pkt *p, void *l3, void *data_end
 {
 	struct ipv6hdr *ip6 = l3;
 	const __u64 *a = (const void *)&ip6->saddr;	/* saddr, daddr: 4 words */
-	__u64 *w = (__u64 *)&p->key;
 	__u32 tot;
 
 	if ((void *)(ip6 + 1) > data_end)
@@ -118,12 +148,8 @@ static __always_inline int parse_ipv6(struct sl_pkt *p, void *l3, void *data_end
 		return SL_DROP_BAD_IP;
 
 	p->l3_len = tot;
-	p->tos = (ip6->priority << 4) | (ip6->flow_lbl[0] >> 4);
-	w[0] = a[0];
-	w[1] = a[1];
-	w[2] = a[2];
-	w[3] = a[3];
-	w[4] = key_word(0, key_proto_family(ip6->nexthdr, SL_FAMILY_V6));
+	p->tos = ipv6_tclass(ip6);
+	key_v6(&p->key, a, 0, ip6->nexthdr);
 	p->is_frag = ip6->nexthdr == SL_NEXTHDR_FRAG;
 	*l4 = l3 + sizeof(*ip6);
 	return SL_CONTINUE;

@@ -847,18 +847,24 @@ Test(pkt, v6_inner_flow_label_stays_inside)
 }
 
 /* UDP with the addresses and ports of a cached TCP flow is another flow. */
-Test(pkt, v6_udp_with_a_cached_tcp_flows_ports_is_not_that_flow)
+Test(pkt, udp_with_a_cached_tcp_flows_ports_is_not_that_flow)
 {
-	struct pkt_spec t = { 6, "2001:db8:9::45", "2001:db8::100", 40121, 80, 6 };
-	struct pkt_spec u = t;
+	/* Neither 10.0.0.100:80/udp nor [2001:db8::100]:80/udp is a VIP. */
+	struct pkt_spec t[2] = { { 4, "192.0.2.45", "10.0.0.100", 40121, 80, 6 },
+				 { 6, "2001:db8:9::45", "2001:db8::100", 40121, 80, 6 } };
 	__u8 in[PKT_MAX];
 
-	u.proto = 17;	/* [2001:db8::100]:80/udp is no VIP */
-	size_t len = pkt_build(&u, in);
-	struct run r = run_cached(&t, in, len);
+	for (int i = 0; i < 2; i++) {
+		struct pkt_spec u = t[i];
 
-	cr_assert_eq(r.action, XDP_PASS_, "action %d (%s)", r.action, last_reason());
-	cr_assert_eq(reason(SL_PASS_NOT_VIP), 1);
+		u.proto = 17;
+		size_t len = pkt_build(&u, in);
+		struct run r = run_cached(&t[i], in, len);
+
+		cr_assert_eq(r.action, XDP_PASS_, "IPv%d: action %d (%s)", t[i].family,
+			     r.action, last_reason());
+		cr_assert_eq(reason(SL_PASS_NOT_VIP), (__u64)i + 1);
+	}
 }
 
 /* A frame of another EtherType is not IP, whatever its bytes look like. */
